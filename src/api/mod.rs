@@ -1,0 +1,4 @@
+//! Protocols: they translate between the wire and the core, and own nothing else.
+
+pub mod auth;
+pub mod s3;

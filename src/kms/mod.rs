@@ -1,0 +1,84 @@
+//! The embedded KMS: symmetric customer master keys with versions, their material sealed under
+//! the root key, data keys wrapped into the v1 ciphertext blob.
+//!
+//! This module knows no HTTP. The S3 side reaches it only through [`KeyProvider`], so an
+//! external KMS could take its place; the KMS JSON API (a later layer) calls [`Kms`] directly.
+
+use std::collections::BTreeMap;
+
+use crate::secret::Key32;
+
+/// An AWS encryption context: string pairs bound to a ciphertext as AAD.
+pub type EncryptionContext = BTreeMap<String, String>;
+
+/// Which KMS key wraps a data key.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyRef<'a> {
+    /// The service-owned key for SSE-S3; not reachable through any API.
+    ServiceSseS3,
+    /// The AWS-managed `alias/aws/s3` key, created on first use.
+    AwsManagedS3,
+    /// A key named by the caller: key id, key ARN, alias name (`alias/x`) or alias ARN.
+    Named(&'a str),
+}
+
+/// A freshly generated data key: the plaintext (for this request only) and its wrapped form.
+#[derive(Debug)]
+pub struct GeneratedDataKey {
+    pub plaintext: Key32,
+    /// The v1 KMS ciphertext blob (see `blob`).
+    pub ciphertext_blob: Vec<u8>,
+    /// Full ARN of the key that wrapped it.
+    pub key_arn: String,
+}
+
+/// A data key unwrapped from its blob.
+#[derive(Debug)]
+pub struct DecryptedDataKey {
+    pub plaintext: Key32,
+    pub key_arn: String,
+}
+
+/// KMS failures, named after the AWS KMS exceptions they map to. Messages never carry key
+/// material.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KmsError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Disabled(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("the ciphertext is invalid or does not match its encryption context")]
+    InvalidCiphertext,
+    #[error("the key id does not match the key that encrypted the ciphertext")]
+    IncorrectKey,
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("KMS internal error: {0}")]
+    Internal(String),
+}
+
+/// What the S3 side needs from a KMS.
+pub trait KeyProvider: Send + Sync + 'static {
+    /// A fresh 256-bit data key wrapped under `key`, bound to `context`.
+    fn generate_data_key(
+        &self,
+        key: KeyRef<'_>,
+        context: &EncryptionContext,
+    ) -> Result<GeneratedDataKey, KmsError>;
+
+    /// Unwraps a blob made by [`KeyProvider::generate_data_key`]; fails unless `context` is
+    /// exactly the one it was made with and its key is usable.
+    fn decrypt_data_key(
+        &self,
+        blob: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<DecryptedDataKey, KmsError>;
+
+    /// The full ARN of `key`, creating the AWS-managed key if needed; errors as
+    /// `generate_data_key` would (not found, disabled, ...).
+    fn resolve_key_arn(&self, key: KeyRef<'_>) -> Result<String, KmsError>;
+}

@@ -1,0 +1,219 @@
+//! Stored record formats for buckets and objects.
+//!
+//! Layout of every record value (do not change; add a version instead):
+//!
+//! ```text
+//! offset  size  field
+//! 0       1     record format version (RECORD_V1 = 0x01)
+//! 1       n     UTF-8 JSON of the record struct for that version
+//! ```
+//!
+//! JSON keeps the records readable by `coffer verify` and by later versions: new fields are added
+//! as `#[serde(default)]` so a v1 record written today still decodes. Binary fields are base64.
+//! No secret is ever a field here: data keys are stored only wrapped by the KMS, SSE-C keys only
+//! as a keyed MAC.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{StorageError, StreamId};
+
+/// Record format version 1. Do not change.
+pub const RECORD_V1: u8 = 0x01;
+
+fn encode_json<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = vec![RECORD_V1];
+    // Serializing these plain structs to a Vec cannot fail (no maps with non-string keys, no
+    // custom serializers that error), so the fallback is unreachable.
+    if serde_json::to_writer(&mut out, v).is_err() {
+        out.truncate(1);
+    }
+    out
+}
+
+fn decode_json<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, StorageError> {
+    match bytes.split_first() {
+        Some((&RECORD_V1, rest)) => serde_json::from_slice(rest)
+            .map_err(|e| StorageError::Corrupt(format!("{what} record: {e}"))),
+        Some((v, _)) => Err(StorageError::Corrupt(format!(
+            "{what} record has unknown format version {v}"
+        ))),
+        None => Err(StorageError::Corrupt(format!("{what} record is empty"))),
+    }
+}
+
+/// A bucket's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BucketRecord {
+    pub created_ms: u64,
+    pub region: String,
+    /// Default encryption (PutBucketEncryption); `None` means SSE-S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<BucketEncryption>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BucketEncryption {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
+}
+
+impl BucketRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        encode_json(self)
+    }
+    pub fn decode(bytes: &[u8]) -> Result<Self, StorageError> {
+        decode_json(bytes, "bucket")
+    }
+}
+
+/// How an object's body is encrypted, and what unwraps its data key.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum SseMode {
+    /// SSE-S3: data key wrapped under the service-owned KMS key.
+    #[serde(rename = "AES256")]
+    S3,
+    /// SSE-KMS: data key wrapped under a customer or AWS-managed KMS key.
+    #[serde(rename = "aws:kms")]
+    Kms,
+    /// SSE-C: the customer's key is the data key; only a MAC of it is stored.
+    #[serde(rename = "SSE-C")]
+    Customer,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SseRecord {
+    pub mode: SseMode,
+    /// Full ARN of the KMS key that wrapped the data key (SSE-S3 and SSE-KMS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// The KMS ciphertext blob of the data key (SSE-S3 and SSE-KMS).
+    #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
+    pub wrapped_key: Option<Vec<u8>>,
+    /// The complete encryption context the data key was wrapped with (the AAD).
+    #[serde(default)]
+    pub context: BTreeMap<String, String>,
+    #[serde(default)]
+    pub bucket_key: bool,
+    /// SSE-C: base64 MD5 of the customer key, as the client sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_key_md5: Option<String>,
+    /// SSE-C: HMAC-SHA256 of the customer key under a server-side key.
+    #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
+    pub customer_key_mac: Option<Vec<u8>>,
+}
+
+/// Cipher parameters of an object's streams: nothing about the body format is implicit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CipherParams {
+    /// `"AES-256-GCM/HKDF-SHA256/v1"`: see `sse::chunk`.
+    pub scheme: String,
+    pub chunk_size: u32,
+}
+
+/// One encrypted stream: the body of a single PUT, or one part of a multipart object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StreamRecord {
+    #[serde(with = "stream_id_hex")]
+    pub stream_id: StreamId,
+    #[serde(with = "b64")]
+    pub salt: Vec<u8>,
+    /// Plaintext size in bytes.
+    pub size: u64,
+    /// Part number for multipart objects (1-based); 0 for a single PUT.
+    #[serde(default)]
+    pub part_number: u32,
+    /// The part's ETag (multipart), without quotes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub etag: String,
+}
+
+/// The current version of an object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ObjectRecord {
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    pub last_modified_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Standard headers stored with the object: cache-control, content-disposition,
+    /// content-encoding, content-language, expires (lower-case names).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// User metadata, `x-amz-meta-` prefix stripped, names lower-case, in request order.
+    #[serde(default)]
+    pub user_meta: Vec<(String, String)>,
+    /// Flexible checksums of the plaintext: algorithm (`CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`,
+    /// `SHA256`) -> base64 value.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
+    pub sse: SseRecord,
+    pub cipher: CipherParams,
+    /// The object's streams in order; one for a single PUT.
+    pub parts: Vec<StreamRecord>,
+}
+
+impl ObjectRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        encode_json(self)
+    }
+    pub fn decode(bytes: &[u8]) -> Result<Self, StorageError> {
+        decode_json(bytes, "object")
+    }
+    pub fn stream_ids(&self) -> Vec<StreamId> {
+        self.parts.iter().map(|p| p.stream_id).collect()
+    }
+}
+
+mod b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+mod b64_opt {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&STANDARD.encode(v)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(s) => STANDARD.decode(s).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+mod stream_id_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::storage::StreamId;
+
+    pub fn serialize<S: Serializer>(v: &StreamId, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_hex())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StreamId, D::Error> {
+        let s = String::deserialize(d)?;
+        StreamId::from_hex(&s).ok_or_else(|| serde::de::Error::custom("bad stream id"))
+    }
+}
