@@ -1,1 +1,322 @@
-//! Configuration.
+//! Typed configuration: defaults that work with zero configuration, a TOML file, and
+//! environment overrides for the common settings. `config/coffer.example.toml` documents every
+//! field; keep the two in step.
+//!
+//! Precedence, lowest to highest: built-in defaults, the config file, `COFFER_*` environment
+//! variables, command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secret::SecretString;
+
+/// Default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+pub const DEFAULT_DATA_DIR: &str = "./coffer-data";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub region: String,
+    /// File holding the 32-byte root key as 64 hex characters. Unset: a dev key in the data dir.
+    pub root_key_file: Option<PathBuf>,
+    /// Base domains for virtual-host-style addressing (`bucket.DOMAIN`).
+    pub vhost_domains: Vec<String>,
+    pub credentials: Vec<CredentialConfig>,
+    pub log: LogConfig,
+    pub storage: StorageConfig,
+    pub kms: KmsConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for CredentialConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialConfig")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter directive.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// sled page cache size, MiB.
+    pub cache_capacity_mib: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KmsConfig {
+    /// The account id in key ARNs.
+    pub account_id: String,
+    /// Keys created on first start with fixed ids (never overwritten).
+    pub keys: Vec<SeedKeyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedKeyConfig {
+    pub key_id: String,
+    #[serde(default)]
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most connections served at once; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may stall between two reads.
+    pub body_read_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is kept.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN.into(),
+            data_dir: DEFAULT_DATA_DIR.into(),
+            region: DEFAULT_REGION.into(),
+            root_key_file: None,
+            vhost_domains: vec!["localhost".into()],
+            credentials: Vec::new(),
+            log: LogConfig::default(),
+            storage: StorageConfig::default(),
+            kms: KmsConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            cache_capacity_mib: 256,
+        }
+    }
+}
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        KmsConfig {
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 4096,
+            header_read_timeout_secs: 30,
+            body_read_timeout_secs: 60,
+            idle_timeout_secs: 120,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+/// Where an environment variable comes from: the process, or a map in tests.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// Loads the file (if any), then applies environment overrides, then validates.
+    pub fn load(file: Option<&Path>, env: &dyn Env) -> Result<Config, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(env)?;
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self, env: &dyn Env) -> Result<(), ConfigError> {
+        if let Some(v) = env.var("COFFER_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env.var("COFFER_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = env.var("COFFER_ROOT_KEY_FILE") {
+            self.root_key_file = Some(v.into());
+        }
+        if let Some(v) = env.var("COFFER_REGION") {
+            self.region = v;
+        }
+        if let Some(v) = env.var("COFFER_LOG_LEVEL") {
+            self.log.level = v;
+        }
+        if let Some(v) = env.var("COFFER_LOG_FORMAT") {
+            self.log.format = v;
+        }
+        match (env.var("COFFER_ACCESS_KEY"), env.var("COFFER_SECRET_KEY")) {
+            (Some(a), Some(s)) => {
+                self.credentials = vec![CredentialConfig {
+                    access_key_id: a,
+                    secret_access_key: s,
+                }]
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    setting: "COFFER_ACCESS_KEY/COFFER_SECRET_KEY",
+                    message: "set both or neither".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| ConfigError::Invalid {
+            setting: "listen",
+            message: format!("{:?} is not ADDR:PORT ({e})", self.listen),
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid {
+                setting: "log.format",
+                message: "must be \"text\" or \"json\"".into(),
+            });
+        }
+        for c in &self.credentials {
+            if c.access_key_id.is_empty() || c.secret_access_key.len() < 8 {
+                return Err(ConfigError::Invalid {
+                    setting: "credentials",
+                    message:
+                        "access_key_id must be set and secret_access_key at least 8 characters"
+                            .into(),
+                });
+            }
+        }
+        if self.limits.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "limits.max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn configured_credentials(&self) -> Vec<(String, SecretString)> {
+        self.credentials
+            .iter()
+            .map(|c| {
+                (
+                    c.access_key_id.clone(),
+                    SecretString::new(c.secret_access_key.clone()),
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|s| s.to_string())
+        }
+    }
+
+    #[test]
+    fn example_config_parses_and_env_wins() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/coffer.example.toml");
+        let env = MapEnv(HashMap::from([
+            ("COFFER_LISTEN", "127.0.0.1:1234"),
+            ("COFFER_ACCESS_KEY", "AKIDTEST"),
+            ("COFFER_SECRET_KEY", "secretsecret"),
+        ]));
+        let cfg = Config::load(Some(&path), &env).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:1234");
+        assert_eq!(cfg.credentials.len(), 1);
+        assert_eq!(cfg.credentials[0].access_key_id, "AKIDTEST");
+        assert!(!format!("{cfg:?}").contains("secretsecret"));
+    }
+
+    #[test]
+    fn half_credentials_rejected() {
+        let env = MapEnv(HashMap::from([("COFFER_ACCESS_KEY", "AKID")]));
+        assert!(Config::load(None, &env).is_err());
+    }
+}

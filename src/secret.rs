@@ -79,7 +79,9 @@ pub struct RandomError;
 /// Fills `buf` from the operating system's CSPRNG (keys, nonces, salts, ids).
 pub fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
     use rand::TryRng;
-    rand::rngs::SysRng.try_fill_bytes(buf).map_err(|_| RandomError)
+    rand::rngs::SysRng
+        .try_fill_bytes(buf)
+        .map_err(|_| RandomError)
 }
 
 /// Constant-time comparison of two byte strings (signatures, MACs).

@@ -1,1 +1,131 @@
-//! Server-side encryption: SSE modes, envelopes, the chunk cipher.
+//! Server-side encryption: which key protects an object, and the envelope around its body.
+//!
+//! Every object is encrypted; the modes only differ in what wraps the data key:
+//! - SSE-S3: the service-owned KMS key, which no API can reach;
+//! - SSE-KMS: a customer key or the AWS-managed `alias/aws/s3` key;
+//! - SSE-C: the customer's key is the data key and is never stored (later).
+//!
+//! The data key is bound to the object by the encryption context
+//! `{"aws:s3:arn": "arn:aws:s3:::BUCKET/KEY"}`, merged with the caller's own context. Keys are
+//! reached only through [`KeyProvider`], so an external KMS could slot in.
+
+pub mod chunk;
+
+use crate::kms::{EncryptionContext, KeyProvider, KeyRef, KmsError};
+use crate::secret::Key32;
+use crate::storage::records::{SseMode, SseRecord};
+
+/// The encryption context key S3 binds every data key to.
+pub const S3_ARN_CONTEXT_KEY: &str = "aws:s3:arn";
+
+/// What a request (or the bucket default) asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SseSpec {
+    /// `x-amz-server-side-encryption: AES256`, or nothing at all.
+    S3,
+    /// `x-amz-server-side-encryption: aws:kms`.
+    Kms {
+        /// Key id, ARN, alias or alias ARN; `None` means `alias/aws/s3`.
+        key_id: Option<String>,
+        /// The caller's `x-amz-server-side-encryption-context`, decoded.
+        context: Option<EncryptionContext>,
+        bucket_key: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SseError {
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("the object's encryption record is incomplete: {0}")]
+    Corrupt(&'static str),
+}
+
+/// The object ARN S3 uses as encryption context.
+pub fn object_arn(bucket: &str, key: &str) -> String {
+    format!("arn:aws:s3:::{bucket}/{key}")
+}
+
+/// The bucket ARN (the context when a bucket key is enabled).
+pub fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+/// Creates the envelope for a new object (or multipart upload): a fresh data key from the KMS,
+/// wrapped under the key `spec` names, bound to the object's encryption context. Returns the
+/// record to store and the plaintext data key for this request only.
+pub fn new_envelope(
+    kms: &dyn KeyProvider,
+    spec: &SseSpec,
+    bucket: &str,
+    key: &str,
+) -> Result<(SseRecord, Key32), SseError> {
+    let (mode, key_ref, user_ctx, bucket_key) = match spec {
+        SseSpec::S3 => (SseMode::S3, KeyRef::ServiceSseS3, None, false),
+        SseSpec::Kms {
+            key_id,
+            context,
+            bucket_key,
+        } => (
+            SseMode::Kms,
+            match key_id {
+                Some(k) => KeyRef::Named(k),
+                None => KeyRef::AwsManagedS3,
+            },
+            context.as_ref(),
+            *bucket_key,
+        ),
+    };
+    let arn = if bucket_key {
+        bucket_arn(bucket)
+    } else {
+        object_arn(bucket, key)
+    };
+    let mut context = EncryptionContext::new();
+    if let Some(user) = user_ctx {
+        for (k, v) in user {
+            context.insert(k.clone(), v.clone());
+        }
+    }
+    match context.get(S3_ARN_CONTEXT_KEY) {
+        Some(v) if *v != arn => {
+            return Err(SseError::InvalidArgument(format!(
+                "the encryption context key {S3_ARN_CONTEXT_KEY} must be {arn}"
+            )));
+        }
+        _ => {
+            context.insert(S3_ARN_CONTEXT_KEY.to_string(), arn);
+        }
+    }
+    let generated = kms.generate_data_key(key_ref, &context)?;
+    let record = SseRecord {
+        mode,
+        kms_key_arn: Some(generated.key_arn),
+        wrapped_key: Some(generated.ciphertext_blob),
+        context,
+        bucket_key,
+        customer_key_md5: None,
+        customer_key_mac: None,
+    };
+    Ok((record, generated.plaintext))
+}
+
+/// Unwraps an object's data key through the KMS (key state is enforced there).
+pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<Key32, SseError> {
+    match record.mode {
+        SseMode::S3 | SseMode::Kms => {
+            let blob = record
+                .wrapped_key
+                .as_deref()
+                .ok_or(SseError::Corrupt("no wrapped data key"))?;
+            Ok(kms.decrypt_data_key(blob, &record.context)?.plaintext)
+        }
+        SseMode::Customer => Err(SseError::InvalidArgument(
+            "The object was stored using a form of Server Side Encryption. The correct \
+             parameters must be provided to retrieve the object."
+                .into(),
+        )),
+    }
+}

@@ -164,7 +164,10 @@ impl Store {
         };
         let swept = store.sweep_orphans()?;
         if swept > 0 {
-            tracing::info!(streams = swept, "removed unreferenced streams left by an interrupted write");
+            tracing::info!(
+                streams = swept,
+                "removed unreferenced streams left by an interrupted write"
+            );
         }
         Ok(store)
     }
@@ -189,9 +192,7 @@ impl Store {
     /// Registers a new stream as in flight (in `orphans`) and returns its id.
     pub fn begin_stream(&self, now_millis: u64) -> Result<StreamId> {
         let id = StreamId::random().map_err(|e| StorageError::Io(e.to_string()))?;
-        self.inner
-            .orphans
-            .insert(id.0, &now_millis.to_be_bytes())?;
+        self.inner.orphans.insert(id.0, &now_millis.to_be_bytes())?;
         Ok(id)
     }
 
@@ -307,10 +308,11 @@ impl Store {
             .buckets
             .get(name.as_bytes())?
             .ok_or(StorageError::NoSuchBucket)?;
-        let res =
-            self.inner
-                .buckets
-                .compare_and_swap(name.as_bytes(), Some(old), Some(record.encode()))?;
+        let res = self.inner.buckets.compare_and_swap(
+            name.as_bytes(),
+            Some(old),
+            Some(record.encode()),
+        )?;
         res.map_err(|_| StorageError::PreconditionFailed)
     }
 
@@ -486,9 +488,10 @@ impl Table {
         &self,
         prefix: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + use<> {
-        self.tree
-            .scan_prefix(prefix)
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
+        self.tree.scan_prefix(prefix).map(|kv| {
+            kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(Into::into)
+        })
     }
 
     /// Entries with key `>= start`, in key order.
@@ -496,8 +499,9 @@ impl Table {
         &self,
         start: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + use<> {
-        self.tree
-            .range(start.to_vec()..)
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
+        self.tree.range(start.to_vec()..).map(|kv| {
+            kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(Into::into)
+        })
     }
 }

@@ -1,1 +1,374 @@
-//! The S3 protocol.
+//! The S3 protocol: authenticate, route, translate to [`Service`] calls and back.
+//!
+//! Shape of a request here: [`S3Api::handle`] verifies SigV4 (before anything else looks at the
+//! request), routes with the pure [`router::route`], and hands the typed [`router::Endpoint`]
+//! to a handler. Handlers translate headers and XML into service inputs and service results
+//! into headers and XML. Every failure is an [`S3Error`], rendered in one place as S3's error
+//! XML with the request id.
+
+pub mod error;
+mod handlers;
+mod headers;
+pub mod router;
+pub mod xml;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::api::auth::{self, AuthError, AuthRequest, CredentialStore, PayloadCheck, Verified};
+use crate::clock::SharedClock;
+use crate::kms::KmsError;
+use crate::server::body::{self, ResBody};
+use crate::service::objects::BodySource;
+use crate::service::{Service, ServiceError};
+use error::{S3Error, S3ErrorCode};
+use router::{Endpoint, RouteInput};
+
+/// The S3 front end: shared by every connection.
+pub struct S3Api {
+    pub service: Service,
+    pub creds: Arc<dyn CredentialStore>,
+    pub region: String,
+    pub vhost_domains: Vec<String>,
+    pub clock: SharedClock,
+    /// Longest stall allowed between two pieces of a request body.
+    pub body_read_timeout: Duration,
+}
+
+/// What the request log line says about a request.
+#[derive(Debug, Default)]
+pub struct RequestInfo {
+    pub operation: &'static str,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub access_key: Option<String>,
+    pub bytes_in: u64,
+    pub error: Option<&'static str>,
+}
+
+/// A verified request on its way to a handler.
+pub(crate) struct Ctx<'a> {
+    pub parts: &'a Parts,
+    pub verified: Verified,
+    pub request_id: &'a str,
+}
+
+impl S3Api {
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> (Response<ResBody>, RequestInfo) {
+        let (parts, incoming) = req.into_parts();
+        let mut info = RequestInfo {
+            operation: "Unknown",
+            ..Default::default()
+        };
+        let result = self
+            .handle_parts(&parts, incoming, request_id, &mut info)
+            .await;
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                info.error = Some(e.code.as_str());
+                error_response(&e, request_id, parts.method == Method::HEAD)
+            }
+        };
+        let h = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-amz-request-id", v.clone());
+            h.insert("x-amz-id-2", v);
+        }
+        h.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
+        (resp, info)
+    }
+
+    async fn handle_parts(
+        &self,
+        parts: &Parts,
+        incoming: Incoming,
+        request_id: &str,
+        info: &mut RequestInfo,
+    ) -> Result<Response<ResBody>, S3Error> {
+        let verified = auth::verify(
+            &AuthRequest {
+                method: &parts.method,
+                uri: &parts.uri,
+                headers: &parts.headers,
+            },
+            self.creds.as_ref(),
+            &self.region,
+            "s3",
+            self.clock.now(),
+        )
+        .map_err(auth_error)?;
+        info.access_key = Some(verified.access_key_id.clone());
+        let endpoint = router::route(&RouteInput {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            vhost_domains: &self.vhost_domains,
+        })?;
+        info.operation = endpoint.operation();
+        info.bucket = endpoint.bucket().map(str::to_string);
+        info.key = endpoint.key().map(str::to_string);
+        refuse_streaming(&verified, parts)?;
+        let mut body = RequestBody {
+            incoming,
+            timeout: self.body_read_timeout,
+            bytes: 0,
+        };
+        let ctx = Ctx {
+            parts,
+            verified,
+            request_id,
+        };
+        let r = self.dispatch(&ctx, endpoint, &mut body).await;
+        info.bytes_in = body.bytes;
+        r
+    }
+
+    async fn dispatch(
+        &self,
+        ctx: &Ctx<'_>,
+        endpoint: Endpoint,
+        body: &mut RequestBody,
+    ) -> Result<Response<ResBody>, S3Error> {
+        use Endpoint as E;
+        match endpoint {
+            E::ListBuckets => self.list_buckets(),
+            E::CreateBucket { bucket } => self.create_bucket(&bucket, body).await,
+            E::HeadBucket { bucket } => self.head_bucket(&bucket),
+            E::DeleteBucket { bucket } => self.delete_bucket(&bucket).await,
+            E::GetBucketLocation { bucket } => self.get_bucket_location(&bucket),
+            E::GetBucketVersioning { bucket } => self.get_bucket_versioning(&bucket),
+            E::ListObjects {
+                bucket,
+                prefix,
+                delimiter,
+                marker,
+                max_keys,
+                encoding_type,
+            } => self.list_objects_v1(&bucket, prefix, delimiter, marker, max_keys, encoding_type),
+            E::ListObjectsV2 {
+                bucket,
+                prefix,
+                delimiter,
+                max_keys,
+                continuation_token,
+                start_after,
+                encoding_type,
+                fetch_owner,
+            } => self.list_objects_v2(
+                &bucket,
+                handlers::ListV2Query {
+                    prefix,
+                    delimiter,
+                    max_keys,
+                    continuation_token,
+                    start_after,
+                    encoding_type,
+                    fetch_owner,
+                },
+            ),
+            E::ListObjectVersions {
+                bucket,
+                prefix,
+                delimiter,
+                key_marker,
+                version_id_marker: _,
+                max_keys,
+                encoding_type,
+            } => self.list_object_versions(&bucket, prefix, delimiter, key_marker, max_keys, encoding_type),
+            E::DeleteObjects { bucket } => self.delete_objects(ctx, &bucket, body).await,
+            E::PutObject { bucket, key } => self.put_object(ctx, &bucket, &key, body).await,
+            E::GetObject {
+                bucket,
+                key,
+                part_number,
+                version_id,
+                overrides,
+            } => {
+                self.get_object(ctx, &bucket, &key, part_number, version_id, Some(overrides), false)
+                    .await
+            }
+            E::HeadObject {
+                bucket,
+                key,
+                part_number,
+                version_id,
+            } => {
+                self.get_object(ctx, &bucket, &key, part_number, version_id, None, true)
+                    .await
+            }
+            E::DeleteObject {
+                bucket,
+                key,
+                version_id,
+            } => self.delete_object(&bucket, &key, version_id).await,
+            other => Err(S3Error::not_implemented(other.operation())),
+        }
+    }
+}
+
+/// aws-chunked bodies and trailers come with streaming-upload support; until then they are
+/// refused before a byte is read, never stored raw.
+fn refuse_streaming(v: &Verified, parts: &Parts) -> Result<(), S3Error> {
+    let chunked_encoding = parts
+        .headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .any(|h| h.to_str().is_ok_and(|s| s.to_ascii_lowercase().contains("aws-chunked")));
+    if matches!(v.payload, PayloadCheck::Streaming(_))
+        || chunked_encoding
+        || parts.headers.contains_key("x-amz-trailer")
+    {
+        return Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "Streaming (aws-chunked) uploads and checksum trailers are not supported yet; \
+             send the body with x-amz-content-sha256 set to its SHA-256 or UNSIGNED-PAYLOAD",
+        )
+        .with_extra("Header", "x-amz-content-sha256"));
+    }
+    Ok(())
+}
+
+/// The request body: read with a stall timeout, counted for the request log.
+pub(crate) struct RequestBody {
+    incoming: Incoming,
+    timeout: Duration,
+    bytes: u64,
+}
+
+impl RequestBody {
+    /// Reads a small body (XML) whole, refusing more than `limit` bytes.
+    pub async fn read_limited(&mut self, limit: usize) -> Result<Vec<u8>, S3Error> {
+        let mut out = Vec::new();
+        while let Some(piece) = self.next().await {
+            let piece = piece.map_err(service_error)?;
+            if out.len() + piece.len() > limit {
+                return Err(S3Error::new(
+                    S3ErrorCode::MalformedXML,
+                    format!("The XML you provided was larger than the maximum of {limit} bytes allowed."),
+                ));
+            }
+            out.extend_from_slice(&piece);
+        }
+        Ok(out)
+    }
+}
+
+impl BodySource for RequestBody {
+    async fn next(&mut self) -> Option<Result<Bytes, ServiceError>> {
+        loop {
+            let frame = match tokio::time::timeout(self.timeout, self.incoming.frame()).await {
+                Err(_) => {
+                    return Some(Err(ServiceError::BodyRead(
+                        "timed out waiting for the request body".into(),
+                    )));
+                }
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => return Some(Err(ServiceError::BodyRead(e.to_string()))),
+                Ok(Some(Ok(f))) => f,
+            };
+            if let Ok(data) = frame.into_data() {
+                self.bytes += data.len() as u64;
+                return Some(Ok(data));
+            }
+            // Trailers outside aws-chunked carry nothing we use.
+        }
+    }
+}
+
+fn error_response(e: &S3Error, request_id: &str, head: bool) -> Response<ResBody> {
+    let status = e.status();
+    let mut resp = if head || status == http::StatusCode::NOT_MODIFIED {
+        Response::new(body::empty())
+    } else {
+        let mut r = Response::new(body::full(e.to_xml(request_id, request_id)));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        r
+    };
+    *resp.status_mut() = status;
+    resp
+}
+
+/// SigV4 failures as S3 reports them.
+pub fn auth_error(e: AuthError) -> S3Error {
+    use S3ErrorCode as C;
+    match e {
+        AuthError::Anonymous => S3Error::new(C::AccessDenied, "Access Denied"),
+        AuthError::InvalidAccessKeyId => S3Error::from_code(C::InvalidAccessKeyId),
+        AuthError::SignatureDoesNotMatch => S3Error::from_code(C::SignatureDoesNotMatch),
+        AuthError::RequestTimeTooSkewed => S3Error::from_code(C::RequestTimeTooSkewed),
+        AuthError::Expired => S3Error::new(C::AccessDenied, "Request has expired"),
+        AuthError::HeaderMalformed(m) => S3Error::new(C::AuthorizationHeaderMalformed, m),
+        AuthError::QueryMalformed(m) => S3Error::new(C::AuthorizationQueryParametersError, m),
+        AuthError::InvalidArgument(m) => S3Error::new(C::InvalidArgument, m),
+        AuthError::AccessDenied(m) => S3Error::new(C::AccessDenied, m),
+    }
+}
+
+/// Service failures as S3 reports them.
+pub fn service_error(e: ServiceError) -> S3Error {
+    use S3ErrorCode as C;
+    let msg = e.to_string();
+    match e {
+        ServiceError::NoSuchBucket => S3Error::from_code(C::NoSuchBucket),
+        ServiceError::NoSuchKey => S3Error::from_code(C::NoSuchKey),
+        ServiceError::BucketAlreadyOwnedByYou => S3Error::from_code(C::BucketAlreadyOwnedByYou),
+        ServiceError::BucketNotEmpty => S3Error::from_code(C::BucketNotEmpty),
+        ServiceError::InvalidBucketName(_) => S3Error::new(C::InvalidBucketName, msg),
+        ServiceError::InvalidArgument(_) => S3Error::new(C::InvalidArgument, msg),
+        ServiceError::KeyTooLong => S3Error::from_code(C::KeyTooLongError),
+        ServiceError::MetadataTooLarge => S3Error::from_code(C::MetadataTooLarge),
+        ServiceError::InvalidRange { size } => {
+            S3Error::from_code(C::InvalidRange).with_extra("ActualObjectSize", size.to_string())
+        }
+        ServiceError::PreconditionFailed => S3Error::from_code(C::PreconditionFailed),
+        ServiceError::BadDigest(_) => S3Error::new(C::BadDigest, msg),
+        ServiceError::PayloadHashMismatch => S3Error::new(C::XAmzContentSHA256Mismatch, msg),
+        ServiceError::IncompleteBody => S3Error::new(C::IncompleteBody, msg),
+        ServiceError::EntityTooLarge => S3Error::from_code(C::EntityTooLarge),
+        ServiceError::BodyRead(_) => S3Error::new(C::RequestTimeout, msg),
+        ServiceError::Kms(k) => kms_error(k),
+        ServiceError::Integrity(m) => {
+            tracing::error!(error = %m, "integrity check failed");
+            S3Error::new(C::InternalError, "We encountered an internal error. Please try again.")
+        }
+        ServiceError::Internal(m) => {
+            tracing::error!(error = %m, "internal error");
+            S3Error::new(C::InternalError, "We encountered an internal error. Please try again.")
+        }
+    }
+}
+
+/// KMS failures surfaced through S3, with the `KMS.*` codes S3 uses.
+pub fn kms_error(e: KmsError) -> S3Error {
+    use S3ErrorCode as C;
+    let msg = e.to_string();
+    match e {
+        KmsError::NotFound(_) => S3Error::new(C::KmsNotFound, msg),
+        KmsError::Disabled(_) => S3Error::new(C::KmsDisabled, msg),
+        KmsError::InvalidState(_) => S3Error::new(C::KmsInvalidState, msg),
+        KmsError::InvalidCiphertext | KmsError::IncorrectKey => {
+            S3Error::new(C::KmsInvalidCiphertext, msg)
+        }
+        KmsError::InvalidArgument(_) | KmsError::AlreadyExists(_) => {
+            S3Error::new(C::InvalidArgument, msg)
+        }
+        KmsError::Internal(m) => {
+            tracing::error!(error = %m, "KMS internal error");
+            S3Error::new(C::InternalError, "We encountered an internal error. Please try again.")
+        }
+    }
+}

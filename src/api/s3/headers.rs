@@ -1,0 +1,413 @@
+//! Request headers parsed into typed values, and object headers rendered for responses.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::error::{S3Error, S3ErrorCode};
+use crate::kms::EncryptionContext;
+use crate::service::digest::{BodyChecks, ChecksumAlgorithm};
+use crate::sse::SseSpec;
+use crate::storage::records::{ObjectRecord, SseMode};
+
+/// User metadata names Coffer reserves for the envelope it shows; incoming ones are ignored.
+pub const META_ENCRYPTED_DATA_KEY: &str = "coffer-encrypted-data-key";
+pub const META_KMS_KEY_ID: &str = "coffer-kms-key-id";
+
+/// Standard headers stored with an object and returned on GET/HEAD.
+pub const STORED_HEADERS: [&str; 5] = [
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+];
+
+/// Largest value accepted for `x-amz-server-side-encryption-context` (base64 text).
+pub const MAX_SSE_CONTEXT_HEADER: usize = 8 * 1024;
+
+pub fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, S3Error> {
+    match h.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                format!("Header {name} contains characters that are not allowed"),
+            )
+        }),
+    }
+}
+
+/// `x-amz-meta-*` pairs in request order (names lower-case, prefix stripped), reserved names
+/// dropped. Values keep their bytes as given when they are valid UTF-8.
+pub fn user_metadata(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, value) in h {
+        let Some(n) = name.as_str().strip_prefix("x-amz-meta-") else {
+            continue;
+        };
+        if n == META_ENCRYPTED_DATA_KEY || n == META_KMS_KEY_ID {
+            continue;
+        }
+        let v = std::str::from_utf8(value.as_bytes()).map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "User metadata values must be valid UTF-8",
+            )
+        })?;
+        if let Some(existing) = out.iter_mut().find(|(k, _)| k == n) {
+            existing.1.push(',');
+            existing.1.push_str(v);
+        } else {
+            out.push((n.to_string(), v.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+pub fn stored_headers(h: &HeaderMap) -> Result<BTreeMap<String, String>, S3Error> {
+    let mut out = BTreeMap::new();
+    for name in STORED_HEADERS {
+        if let Some(v) = header_str(h, name)? {
+            // aws-chunked is a transfer detail, never part of the object's encoding.
+            let v: Vec<&str> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                .collect();
+            if !v.is_empty() {
+                out.insert(name.to_string(), v.join(", "));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The SSE a write request asks for (`None`: no SSE headers, the bucket default applies).
+pub fn sse_spec(h: &HeaderMap) -> Result<Option<SseSpec>, S3Error> {
+    let alg = header_str(h, "x-amz-server-side-encryption")?;
+    let key_id = header_str(h, "x-amz-server-side-encryption-aws-kms-key-id")?;
+    let ctx = header_str(h, "x-amz-server-side-encryption-context")?;
+    let bucket_key = header_str(h, "x-amz-server-side-encryption-bucket-key-enabled")?;
+    if h.contains_key("x-amz-server-side-encryption-customer-algorithm")
+        || h.contains_key("x-amz-server-side-encryption-customer-key")
+    {
+        return Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "SSE-C (customer-provided keys) is not supported yet",
+        ));
+    }
+    let bucket_key = match bucket_key.map(str::to_ascii_lowercase).as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            return Err(S3Error::invalid_argument(
+                "x-amz-server-side-encryption-bucket-key-enabled must be true or false",
+                "x-amz-server-side-encryption-bucket-key-enabled",
+                "",
+            ));
+        }
+    };
+    match alg {
+        None => {
+            if key_id.is_some() || ctx.is_some() || bucket_key.is_some() {
+                return Err(S3Error::invalid_argument(
+                    "Server Side Encryption with AWS KMS managed key requires HTTP header \
+                     x-amz-server-side-encryption : aws:kms",
+                    "x-amz-server-side-encryption",
+                    "null",
+                ));
+            }
+            Ok(None)
+        }
+        Some("AES256") => {
+            if key_id.is_some() || ctx.is_some() {
+                return Err(S3Error::invalid_argument(
+                    "Server Side Encryption with AWS KMS managed key requires HTTP header \
+                     x-amz-server-side-encryption : aws:kms",
+                    "x-amz-server-side-encryption",
+                    "AES256",
+                ));
+            }
+            Ok(Some(SseSpec::S3))
+        }
+        Some("aws:kms") => {
+            let key_id = match key_id {
+                Some(k) if k.trim().is_empty() => {
+                    return Err(S3Error::invalid_argument(
+                        "KMS key id must not be empty",
+                        "x-amz-server-side-encryption-aws-kms-key-id",
+                        "",
+                    ));
+                }
+                k => k.map(|k| k.trim().to_string()),
+            };
+            let context = ctx.map(parse_sse_context).transpose()?;
+            Ok(Some(SseSpec::Kms {
+                key_id,
+                context,
+                bucket_key: bucket_key.unwrap_or(false),
+            }))
+        }
+        Some("aws:kms:dsse") => Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "DSSE-KMS (aws:kms:dsse) is not supported yet",
+        )),
+        Some(other) => Err(S3Error::invalid_argument(
+            "The encryption method specified is not supported",
+            "x-amz-server-side-encryption",
+            other,
+        )),
+    }
+}
+
+/// `x-amz-server-side-encryption-context`: base64 of a JSON object of string values.
+pub fn parse_sse_context(b64: &str) -> Result<EncryptionContext, S3Error> {
+    let bad = || {
+        S3Error::invalid_argument(
+            "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 \
+             string holding JSON which represents a string-string map",
+            "x-amz-server-side-encryption-context",
+            "",
+        )
+    };
+    if b64.len() > MAX_SSE_CONTEXT_HEADER {
+        return Err(bad());
+    }
+    let raw = B64.decode(b64.trim()).map_err(|_| bad())?;
+    let map: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&raw).map_err(|_| bad())?;
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+/// Content-Length, Content-MD5, the SigV4 payload hash and the flexible checksum headers.
+pub fn body_checks(
+    h: &HeaderMap,
+    payload_sha256: Option<[u8; 32]>,
+) -> Result<BodyChecks, S3Error> {
+    let content_length = match header_str(h, "content-length")? {
+        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+            S3Error::invalid_argument("Invalid Content-Length", "Content-Length", v)
+        })?),
+        None => None,
+    };
+    let content_md5 = match header_str(h, "content-md5")? {
+        Some(v) => Some(
+            B64.decode(v.trim())
+                .ok()
+                .and_then(|d| <[u8; 16]>::try_from(d).ok())
+                .ok_or_else(|| S3Error::from_code(S3ErrorCode::InvalidDigest))?,
+        ),
+        None => None,
+    };
+    let mut checksum: Option<(ChecksumAlgorithm, Option<String>)> = None;
+    for alg in ChecksumAlgorithm::ALL {
+        if let Some(v) = header_str(h, alg.header())? {
+            if checksum.is_some() {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                ));
+            }
+            let ok = B64
+                .decode(v.trim())
+                .is_ok_and(|d| d.len() == alg.digest_len());
+            if !ok {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    format!("Value for {} header is invalid.", alg.header()),
+                ));
+            }
+            checksum = Some((alg, Some(v.trim().to_string())));
+        }
+    }
+    let declared = match header_str(h, "x-amz-sdk-checksum-algorithm")? {
+        Some(v) => Some(v),
+        None => header_str(h, "x-amz-checksum-algorithm")?,
+    };
+    if let Some(name) = declared {
+        let alg = ChecksumAlgorithm::from_name(name).ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Checksum algorithm provided is unsupported. Please try again with any of the \
+                 valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+            )
+        })?;
+        match &checksum {
+            Some((a, _)) if *a != alg => {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    format!(
+                        "Value for x-amz-sdk-checksum-algorithm header is invalid: expected {}",
+                        a.name()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            // Declared but not sent: compute and store it anyway.
+            None => checksum = Some((alg, None)),
+        }
+    }
+    Ok(BodyChecks {
+        content_length,
+        payload_sha256,
+        content_md5,
+        checksum,
+    })
+}
+
+pub fn insert(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(HeaderName::from_static(name), v);
+    }
+}
+
+/// The SSE response headers AWS returns for an object (PUT, GET, HEAD, Copy).
+pub fn sse_response_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
+    match rec.sse.mode {
+        SseMode::S3 => insert(h, "x-amz-server-side-encryption", "AES256"),
+        SseMode::Kms => {
+            insert(h, "x-amz-server-side-encryption", "aws:kms");
+            if let Some(arn) = &rec.sse.kms_key_arn {
+                insert(h, "x-amz-server-side-encryption-aws-kms-key-id", arn);
+            }
+            if rec.sse.bucket_key {
+                insert(h, "x-amz-server-side-encryption-bucket-key-enabled", "true");
+            }
+        }
+        SseMode::Customer => {
+            insert(h, "x-amz-server-side-encryption-customer-algorithm", "AES256");
+            if let Some(md5) = &rec.sse.customer_key_md5 {
+                insert(h, "x-amz-server-side-encryption-customer-key-md5", md5);
+            }
+        }
+    }
+}
+
+/// Everything GET and HEAD return about an object besides length and range.
+pub fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord, checksum_mode: bool) {
+    insert(h, "etag", &format!("\"{}\"", rec.etag));
+    insert(
+        h,
+        "last-modified",
+        &super::xml::format_http_date(rec.last_modified_ms),
+    );
+    insert(h, "accept-ranges", "bytes");
+    insert(
+        h,
+        "content-type",
+        rec.content_type.as_deref().unwrap_or("binary/octet-stream"),
+    );
+    for (name, value) in &rec.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    for (name, value) in &rec.user_meta {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(format!("x-amz-meta-{name}").as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            h.append(n, v);
+        }
+    }
+    sse_response_headers(h, rec);
+    // The envelope, made visible: the wrapped data key and the key that wraps it.
+    if let Some(blob) = &rec.sse.wrapped_key {
+        insert(h, "x-amz-meta-coffer-encrypted-data-key", &B64.encode(blob));
+    }
+    if let Some(arn) = &rec.sse.kms_key_arn {
+        insert(h, "x-amz-meta-coffer-kms-key-id", arn);
+    }
+    if checksum_mode {
+        for (alg, value) in &rec.checksums {
+            if let Some(a) = ChecksumAlgorithm::from_name(alg) {
+                insert(h, a.header(), value);
+            }
+        }
+        if !rec.checksums.is_empty() {
+            insert(h, "x-amz-checksum-type", "FULL_OBJECT");
+        }
+    }
+    if rec.parts.len() > 1 || rec.parts.first().is_some_and(|p| p.part_number > 0) {
+        insert(h, "x-amz-mp-parts-count", &rec.parts.len().to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hm(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(HeaderName::from_static(k), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn sse_header_rules() {
+        assert_eq!(sse_spec(&hm(&[])).unwrap(), None);
+        assert_eq!(
+            sse_spec(&hm(&[("x-amz-server-side-encryption", "AES256")])).unwrap(),
+            Some(SseSpec::S3)
+        );
+        assert!(sse_spec(&hm(&[("x-amz-server-side-encryption", "AES128")])).is_err());
+        assert!(sse_spec(&hm(&[("x-amz-server-side-encryption-aws-kms-key-id", "k")])).is_err());
+        assert!(
+            sse_spec(&hm(&[
+                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "k")
+            ]))
+            .is_err()
+        );
+        let ctx = B64.encode(br#"{"a":"b"}"#);
+        let s = sse_spec(&hm(&[
+            ("x-amz-server-side-encryption", "aws:kms"),
+            ("x-amz-server-side-encryption-context", &ctx),
+        ]))
+        .unwrap();
+        assert!(matches!(s, Some(SseSpec::Kms { key_id: None, context: Some(c), .. }) if c["a"] == "b"));
+        for bad in ["!!!", &B64.encode(b"[1]"), &B64.encode(br#"{"a":1}"#)] {
+            assert!(parse_sse_context(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reserved_metadata_is_dropped() {
+        let m = user_metadata(&hm(&[
+            ("x-amz-meta-color", "blue"),
+            ("x-amz-meta-coffer-kms-key-id", "forged"),
+            ("x-amz-meta-coffer-encrypted-data-key", "forged"),
+        ]))
+        .unwrap();
+        assert_eq!(m, vec![("color".to_string(), "blue".to_string())]);
+    }
+
+    #[test]
+    fn checksum_headers() {
+        let c = body_checks(&hm(&[("x-amz-checksum-crc32", "i9aeUg==")]), None).unwrap();
+        assert_eq!(c.checksum, Some((ChecksumAlgorithm::Crc32, Some("i9aeUg==".into()))));
+        assert!(body_checks(&hm(&[("x-amz-checksum-crc32", "xx")]), None).is_err());
+        assert!(
+            body_checks(
+                &hm(&[("x-amz-checksum-crc32", "i9aeUg=="), ("x-amz-checksum-crc32c", "crUfeA==")]),
+                None
+            )
+            .is_err()
+        );
+        assert!(body_checks(&hm(&[("content-md5", "nope")]), None).is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! Buckets: naming rules, create, delete, list.
+
+use super::{Service, ServiceError};
+use crate::storage::records::BucketRecord;
+
+/// Checks S3's bucket naming rules (general purpose buckets).
+pub fn validate_bucket_name(name: &str) -> Result<(), ServiceError> {
+    let bad = |why: &str| Err(ServiceError::InvalidBucketName(why.to_string()));
+    if name.len() < 3 || name.len() > 63 {
+        return bad("bucket names must be between 3 and 63 characters long");
+    }
+    let bytes = name.as_bytes();
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+    {
+        return bad(
+            "bucket names can consist only of lowercase letters, numbers, dots and hyphens",
+        );
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return bad("bucket names must begin and end with a letter or number");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return bad(
+            "bucket names must not contain two adjacent periods or a period next to a hyphen",
+        );
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return bad("bucket names must not be formatted as an IP address");
+    }
+    for p in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(p) {
+            return bad("bucket names must not start with a reserved prefix");
+        }
+    }
+    for s in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(s) {
+            return bad("bucket names must not end with a reserved suffix");
+        }
+    }
+    Ok(())
+}
+
+impl Service {
+    /// Creates a bucket. `location`: the LocationConstraint the client asked for, if any.
+    pub fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<(), ServiceError> {
+        validate_bucket_name(name)?;
+        if let Some(loc) = location
+            && !loc.is_empty()
+            && loc != self.region
+        {
+            return Err(ServiceError::InvalidArgument(format!(
+                "The {loc} location constraint is incompatible for the region specific endpoint \
+                 this request was sent to."
+            )));
+        }
+        let record = BucketRecord {
+            created_ms: self.now_millis(),
+            region: self.region.clone(),
+            encryption: None,
+        };
+        self.store.create_bucket(name, &record)?;
+        Ok(())
+    }
+
+    pub async fn create_bucket_durable(
+        &self,
+        name: &str,
+        location: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        self.create_bucket(name, location)?;
+        self.store.flush().await?;
+        Ok(())
+    }
+
+    pub fn head_bucket(&self, name: &str) -> Result<BucketRecord, ServiceError> {
+        self.store
+            .get_bucket(name)?
+            .ok_or(ServiceError::NoSuchBucket)
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), ServiceError> {
+        self.store.delete_bucket(name)?;
+        self.store.flush().await?;
+        Ok(())
+    }
+
+    pub fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>, ServiceError> {
+        Ok(self.store.list_buckets()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_bucket_name;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket.data", "a1b", &"a".repeat(63)] {
+            assert!(validate_bucket_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "ABC",
+            "-abc",
+            "abc-",
+            "a..b",
+            "a.-b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "a_b",
+            "a b",
+        ] {
+            assert!(validate_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,541 @@
+//! Objects: the encrypted write path, the decrypting read path, deletes.
+//!
+//! Write: resolve SSE -> fresh data key from the KMS -> stream the body through the digests and
+//! the chunk cipher into chunks under a new stream id -> verify digests -> commit the record in
+//! one transaction -> flush -> acknowledge -> delete the replaced streams.
+//!
+//! Read: unwrap the data key (key state enforced by the KMS) -> decrypt only the chunks the
+//! range covers, checking each chunk's position and the final-chunk flag.
+
+use std::collections::BTreeMap;
+
+use bytes::{Buf, Bytes};
+
+use super::digest::{BodyChecks, Digests};
+use super::{MAX_KEY_LEN, MAX_PUT_SIZE, MAX_USER_METADATA, Service, ServiceError};
+use crate::secret::Key32;
+use crate::sse::chunk::{self, CHUNK_SIZE, SALT_LEN, SCHEME_V1, StreamCipher, TAG_LEN};
+use crate::sse::{self, SseSpec};
+use crate::storage::records::{CipherParams, ObjectRecord, SseMode, StreamRecord};
+use crate::storage::{Store, StreamId};
+
+/// A request body, already de-framed by the protocol layer.
+pub trait BodySource: Send {
+    /// The next piece of the body; `None` at its end.
+    fn next(&mut self) -> impl Future<Output = Option<Result<Bytes, ServiceError>>> + Send;
+}
+
+/// Conditions on the object being replaced (conditional PUT).
+#[derive(Debug, Clone, Default)]
+pub struct WriteConditions {
+    /// `If-None-Match: *`: fail if the key exists.
+    pub if_none_match_star: bool,
+    /// `If-Match: "etag"`: fail unless the current ETag matches.
+    pub if_match: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PutObjectInput {
+    pub bucket: String,
+    pub key: String,
+    pub content_type: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub user_meta: Vec<(String, String)>,
+    /// `None`: the bucket default, else SSE-S3.
+    pub sse: Option<SseSpec>,
+    pub checks: BodyChecks,
+    pub conditions: WriteConditions,
+}
+
+/// Deletes a stream's chunks unless disarmed: an abandoned or failed write leaves nothing.
+struct StreamGuard<'a> {
+    store: &'a Store,
+    id: StreamId,
+    armed: bool,
+}
+
+impl Drop for StreamGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Err(e) = self.store.delete_stream(&self.id)
+        {
+            // The stream stays in `orphans`; the next start-up sweep removes it.
+            tracing::warn!(error = %e, "could not delete an abandoned stream");
+        }
+    }
+}
+
+fn normalize_etag(s: &str) -> &str {
+    s.trim().trim_start_matches("W/").trim_matches('"')
+}
+
+/// Does an `If-Match` / `If-None-Match` list match this ETag?
+pub fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .any(|c| c == "*" || normalize_etag(c) == etag)
+}
+
+impl Service {
+    fn check_key(&self, key: &str) -> Result<(), ServiceError> {
+        if key.is_empty() {
+            return Err(ServiceError::InvalidArgument(
+                "Object key must not be empty".into(),
+            ));
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Err(ServiceError::KeyTooLong);
+        }
+        Ok(())
+    }
+
+    /// The SSE a write gets: the request's, else the bucket's default, else SSE-S3.
+    fn resolve_sse(
+        &self,
+        bucket: &str,
+        requested: Option<&SseSpec>,
+    ) -> Result<SseSpec, ServiceError> {
+        if let Some(s) = requested {
+            return Ok(s.clone());
+        }
+        let rec = self.head_bucket(bucket)?;
+        Ok(match rec.encryption {
+            Some(enc) if enc.algorithm.starts_with("aws:kms") => SseSpec::Kms {
+                key_id: enc.kms_key_id,
+                context: None,
+                bucket_key: enc.bucket_key_enabled,
+            },
+            _ => SseSpec::S3,
+        })
+    }
+
+    /// Stores an object. Returns the committed record.
+    pub async fn put_object<B: BodySource>(
+        &self,
+        input: PutObjectInput,
+        body: &mut B,
+    ) -> Result<ObjectRecord, ServiceError> {
+        self.check_key(&input.key)?;
+        let meta_size: usize = input.user_meta.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if meta_size > MAX_USER_METADATA {
+            return Err(ServiceError::MetadataTooLarge);
+        }
+        if input
+            .checks
+            .content_length
+            .is_some_and(|l| l > MAX_PUT_SIZE)
+        {
+            return Err(ServiceError::EntityTooLarge);
+        }
+        let spec = self.resolve_sse(&input.bucket, input.sse.as_ref())?;
+        // Refuse conditional writes early when they already fail (re-checked at commit).
+        if let Some(cur) = self.store.get_object(&input.bucket, &input.key)? {
+            check_write_conditions(&input.conditions, Some(&cur))?;
+        } else {
+            check_write_conditions(&input.conditions, None)?;
+        }
+        let (sse_record, data_key) =
+            sse::new_envelope(self.kms.as_ref(), &spec, &input.bucket, &input.key)?;
+        let want_md5 = sse_record.mode == SseMode::S3;
+        let mut digests = Digests::new(input.checks.clone(), want_md5);
+
+        let (stream, salt) = self.new_stream()?;
+        let mut guard = StreamGuard {
+            store: &self.store,
+            id: stream,
+            armed: true,
+        };
+        let size = write_stream(
+            &self.store,
+            &data_key,
+            stream,
+            &salt,
+            body,
+            &mut digests,
+            MAX_PUT_SIZE,
+        )
+        .await?;
+        drop(data_key);
+        let result = digests.finish()?;
+
+        let etag = match (sse_record.mode, result.md5) {
+            (SseMode::S3, Some(md5)) => hex::encode(md5),
+            _ => {
+                let mut r = [0u8; 16];
+                crate::secret::fill_random(&mut r)?;
+                hex::encode(r)
+            }
+        };
+        let record = ObjectRecord {
+            size,
+            etag,
+            last_modified_ms: self.now_millis(),
+            content_type: input.content_type,
+            headers: input.headers,
+            user_meta: input.user_meta,
+            checksums: result.checksums,
+            sse: sse_record,
+            cipher: CipherParams {
+                scheme: SCHEME_V1.to_string(),
+                chunk_size: CHUNK_SIZE as u32,
+            },
+            parts: vec![StreamRecord {
+                stream_id: stream,
+                salt: salt.to_vec(),
+                size,
+                part_number: 0,
+                etag: String::new(),
+            }],
+        };
+        let conditions = input.conditions;
+        let old = self
+            .store
+            .commit_object(&input.bucket, &input.key, &record, &|cur| {
+                check_write_conditions(&conditions, cur)
+                    .map_err(|_| crate::storage::StorageError::PreconditionFailed)
+            })?;
+        guard.armed = false;
+        // One flush makes the chunks and the record durable together: sled recovers a prefix
+        // of its log, and every chunk was written before the commit.
+        self.store.flush().await?;
+        if let Some(old) = old {
+            self.delete_streams(&old);
+        }
+        Ok(record)
+    }
+
+    fn new_stream(&self) -> Result<(StreamId, [u8; SALT_LEN]), ServiceError> {
+        let stream = self.store.begin_stream(self.now_millis())?;
+        let mut salt = [0u8; SALT_LEN];
+        crate::secret::fill_random(&mut salt)?;
+        Ok((stream, salt))
+    }
+
+    /// Deletes the streams of a replaced or deleted record. They are in `orphans` already, so a
+    /// failure here is repaired by the next start-up sweep.
+    fn delete_streams(&self, old: &ObjectRecord) {
+        for s in old.stream_ids() {
+            if let Err(e) = self.store.delete_stream(&s) {
+                tracing::warn!(error = %e, "could not delete a replaced stream");
+            }
+        }
+    }
+
+    /// The current record of an object.
+    pub fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, ServiceError> {
+        self.store
+            .get_object(bucket, key)?
+            .ok_or(ServiceError::NoSuchKey)
+    }
+
+    /// Opens an object for reading `range` (resolved, inclusive) of its plaintext: unwraps the
+    /// data key now, so key-state errors surface before any byte is sent.
+    pub fn open_object(
+        &self,
+        record: &ObjectRecord,
+        range: Option<(u64, u64)>,
+    ) -> Result<ObjectReader, ServiceError> {
+        if record.cipher.scheme != SCHEME_V1 || record.cipher.chunk_size as usize != CHUNK_SIZE {
+            return Err(ServiceError::Integrity(format!(
+                "unknown cipher scheme {} / chunk size {}",
+                record.cipher.scheme, record.cipher.chunk_size
+            )));
+        }
+        let data_key = sse::open_envelope(self.kms.as_ref(), &record.sse)?;
+        let (start, end_excl) = match range {
+            Some((s, e)) => (s, e + 1),
+            None => (0, record.size),
+        };
+        Ok(ObjectReader::new(
+            self.store.clone(),
+            data_key,
+            record.parts.clone(),
+            start,
+            end_excl,
+        ))
+    }
+
+    /// Deletes an object; deleting a missing key succeeds, as in S3.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), ServiceError> {
+        let old = self.store.remove_object(bucket, key)?;
+        if let Some(old) = old {
+            self.store.flush().await?;
+            self.delete_streams(&old);
+        }
+        Ok(())
+    }
+
+    /// Deletes many objects; one flush covers them all. Per-key results in input order.
+    pub async fn delete_objects(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> Result<Vec<Result<(), ServiceError>>, ServiceError> {
+        self.head_bucket(bucket)?;
+        let mut results = Vec::with_capacity(keys.len());
+        let mut removed = Vec::new();
+        for k in keys {
+            match self.store.remove_object(bucket, k) {
+                Ok(Some(old)) => {
+                    removed.push(old);
+                    results.push(Ok(()));
+                }
+                Ok(None) => results.push(Ok(())),
+                Err(e) => results.push(Err(e.into())),
+            }
+        }
+        self.store.flush().await?;
+        for old in &removed {
+            self.delete_streams(old);
+        }
+        Ok(results)
+    }
+}
+
+/// Checks conditional-write preconditions against the current record.
+fn check_write_conditions(
+    c: &WriteConditions,
+    cur: Option<&ObjectRecord>,
+) -> Result<(), ServiceError> {
+    if c.if_none_match_star && cur.is_some() {
+        return Err(ServiceError::PreconditionFailed);
+    }
+    if let Some(m) = &c.if_match {
+        match cur {
+            Some(r) if etag_matches(m, &r.etag) => {}
+            Some(_) => return Err(ServiceError::PreconditionFailed),
+            None => return Err(ServiceError::NoSuchKey),
+        }
+    }
+    Ok(())
+}
+
+/// Streams `body` into chunks of `stream`: digests over the plaintext, then the chunk cipher.
+/// Returns the plaintext size.
+async fn write_stream<B: BodySource>(
+    store: &Store,
+    data_key: &Key32,
+    stream: StreamId,
+    salt: &[u8; SALT_LEN],
+    body: &mut B,
+    digests: &mut Digests,
+    max_size: u64,
+) -> Result<u64, ServiceError> {
+    let cipher = StreamCipher::new(data_key, salt);
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_SIZE + TAG_LEN);
+    let mut index = 0u64;
+    while let Some(piece) = body.next().await {
+        let mut piece = piece?;
+        digests.update(&piece);
+        if digests.len() > max_size {
+            return Err(ServiceError::EntityTooLarge);
+        }
+        while piece.has_remaining() {
+            if buf.len() == CHUNK_SIZE {
+                // More data follows, so this full chunk is not the final one.
+                cipher.encrypt_chunk(index, false, &mut buf);
+                store.put_chunk(&stream, index, &buf)?;
+                index += 1;
+                buf.clear();
+            }
+            let take = (CHUNK_SIZE - buf.len()).min(piece.len());
+            buf.extend_from_slice(&piece[..take]);
+            piece.advance(take);
+        }
+    }
+    cipher.encrypt_chunk(index, true, &mut buf);
+    store.put_chunk(&stream, index, &buf)?;
+    Ok(index * CHUNK_SIZE as u64 + (buf.len() - TAG_LEN) as u64)
+}
+
+/// Reads a plaintext range of an object, chunk by chunk, decrypting only the chunks it covers.
+pub struct ObjectReader {
+    store: Store,
+    data_key: Key32,
+    parts: Vec<StreamRecord>,
+    /// Absolute plaintext offsets still to send: [pos, end).
+    pos: u64,
+    end: u64,
+    /// Plaintext offset where `parts[part]` begins.
+    part: usize,
+    part_start: u64,
+    cipher: Option<StreamCipher>,
+}
+
+impl ObjectReader {
+    fn new(store: Store, data_key: Key32, parts: Vec<StreamRecord>, start: u64, end: u64) -> Self {
+        ObjectReader {
+            store,
+            data_key,
+            parts,
+            pos: start,
+            end,
+            part: 0,
+            part_start: 0,
+            cipher: None,
+        }
+    }
+
+    /// Reads and authenticates the whole chunk list of an empty object (a zero-byte object still
+    /// carries a tag that must verify), or of an empty range, without producing bytes.
+    pub fn verify_empty(&mut self) -> Result<(), ServiceError> {
+        if let Some(p) = self.parts.first().cloned()
+            && p.size == 0
+        {
+            self.read_chunk(&p, 0)?;
+        }
+        Ok(())
+    }
+
+    /// The next piece of plaintext, `None` at the end of the range.
+    pub fn next_chunk(&mut self) -> Result<Option<Bytes>, ServiceError> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        // Find the part holding `pos`.
+        while self.part < self.parts.len()
+            && self.pos >= self.part_start + self.parts[self.part].size
+        {
+            self.part_start += self.parts[self.part].size;
+            self.part += 1;
+            self.cipher = None;
+        }
+        let Some(p) = self.parts.get(self.part).cloned() else {
+            return Err(ServiceError::Integrity(
+                "range beyond the object's parts".into(),
+            ));
+        };
+        let in_part = self.pos - self.part_start;
+        let index = in_part / CHUNK_SIZE as u64;
+        let plain = self.read_chunk(&p, index)?;
+        let chunk_start = index * CHUNK_SIZE as u64;
+        let from = (in_part - chunk_start) as usize;
+        let avail = plain.len() - from;
+        let want = (self.end - self.pos).min(avail as u64) as usize;
+        self.pos += want as u64;
+        let mut bytes = Bytes::from(plain);
+        bytes.advance(from);
+        bytes.truncate(want);
+        Ok(Some(bytes))
+    }
+
+    fn read_chunk(&mut self, p: &StreamRecord, index: u64) -> Result<Vec<u8>, ServiceError> {
+        let salt: [u8; SALT_LEN] = p
+            .salt
+            .as_slice()
+            .try_into()
+            .map_err(|_| ServiceError::Integrity("stream salt has the wrong length".into()))?;
+        let cipher = self
+            .cipher
+            .get_or_insert_with(|| StreamCipher::new(&self.data_key, &salt));
+        let count = chunk::chunk_count(p.size);
+        let is_final = index + 1 == count;
+        let mut buf = self
+            .store
+            .get_chunk(&p.stream_id, index)?
+            .ok_or_else(|| ServiceError::Integrity(format!("chunk {index} is missing")))?;
+        cipher
+            .decrypt_chunk(index, is_final, &mut buf)
+            .map_err(|e| ServiceError::Integrity(e.to_string()))?;
+        if buf.len() != chunk::chunk_plain_len(p.size, index) {
+            return Err(ServiceError::Integrity(format!(
+                "chunk {index} has the wrong length"
+            )));
+        }
+        if is_final && self.store.get_chunk(&p.stream_id, count)?.is_some() {
+            return Err(ServiceError::Integrity(
+                "stream has chunks past its final chunk".into(),
+            ));
+        }
+        Ok(buf)
+    }
+}
+
+/// Which bytes a Range header asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeSpec {
+    /// `bytes=a-` or `bytes=a-b`.
+    From { start: u64, end: Option<u64> },
+    /// `bytes=-n`: the last n bytes.
+    Suffix(u64),
+}
+
+impl RangeSpec {
+    /// Parses a single-range `Range` header. `Ok(None)` for forms S3 ignores (multiple ranges,
+    /// other units); `Err` for a syntactically bad byte range.
+    pub fn parse(header: &str) -> Result<Option<RangeSpec>, ServiceError> {
+        let Some(spec) = header.trim().strip_prefix("bytes=") else {
+            return Ok(None);
+        };
+        if spec.contains(',') {
+            return Ok(None);
+        }
+        let bad = || ServiceError::InvalidArgument("Invalid Range header".into());
+        let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+        let (a, b) = (a.trim(), b.trim());
+        let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
+        if a.is_empty() {
+            return Ok(Some(RangeSpec::Suffix(num(b)?)));
+        }
+        let start = num(a)?;
+        let end = if b.is_empty() { None } else { Some(num(b)?) };
+        if let Some(e) = end
+            && e < start
+        {
+            // S3 ignores an invalid range and returns the whole object.
+            return Ok(None);
+        }
+        Ok(Some(RangeSpec::From { start, end }))
+    }
+
+    /// The inclusive byte range for an object of `size` bytes, or InvalidRange (416).
+    pub fn resolve(self, size: u64) -> Result<(u64, u64), ServiceError> {
+        match self {
+            RangeSpec::From { start, end } => {
+                if start >= size {
+                    return Err(ServiceError::InvalidRange { size });
+                }
+                let end = end.map_or(size - 1, |e| e.min(size - 1));
+                Ok((start, end))
+            }
+            RangeSpec::Suffix(n) => {
+                if n == 0 || size == 0 {
+                    return Err(ServiceError::InvalidRange { size });
+                }
+                Ok((size.saturating_sub(n), size - 1))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let r = |s| RangeSpec::parse(s).unwrap();
+        assert_eq!(r("bytes=0-9").unwrap().resolve(100).unwrap(), (0, 9));
+        assert_eq!(r("bytes=90-").unwrap().resolve(100).unwrap(), (90, 99));
+        assert_eq!(r("bytes=-10").unwrap().resolve(100).unwrap(), (90, 99));
+        assert_eq!(r("bytes=-1000").unwrap().resolve(100).unwrap(), (0, 99));
+        assert_eq!(r("bytes=50-1000").unwrap().resolve(100).unwrap(), (50, 99));
+        assert!(r("bytes=100-").unwrap().resolve(100).is_err());
+        assert!(r("bytes=-0").unwrap().resolve(100).is_err());
+        assert!(r("bytes=0-").unwrap().resolve(0).is_err());
+        assert!(r("bytes=5-1").is_none());
+        assert!(r("bytes=0-1,3-4").is_none());
+        assert!(r("items=0-1").is_none());
+        assert!(RangeSpec::parse("bytes=a-b").is_err());
+        assert!(RangeSpec::parse("bytes=1").is_err());
+    }
+
+    #[test]
+    fn etag_lists() {
+        assert!(etag_matches("\"abc\"", "abc"));
+        assert!(etag_matches("\"x\", \"abc\"", "abc"));
+        assert!(etag_matches("*", "abc"));
+        assert!(etag_matches("W/\"abc\"", "abc"));
+        assert!(!etag_matches("\"abd\"", "abc"));
+    }
+}
