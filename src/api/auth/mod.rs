@@ -521,3 +521,6 @@ fn unix_secs(t: SystemTime) -> i64 {
         Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
     }
 }
+
+#[cfg(test)]
+mod tests;
