@@ -270,7 +270,7 @@ fn verify_inner(
 ) -> Result<Verified, AuthError> {
     let now = unix_secs(now);
     let query = req.uri.query();
-    let params = parse::presigned_params(query).map_err(AuthError::QueryMalformed)?;
+    let params = parse::presigned_params(query);
     let mut auth_values = req.headers.get_all(http::header::AUTHORIZATION).iter();
     let auth_header = auth_values.next();
     if auth_values.next().is_some() {
@@ -409,6 +409,9 @@ fn from_query<'a>(
     body_digest: Option<[u8; 32]>,
 ) -> Result<Signed<'a>, AuthError> {
     let qm = |s: &str| AuthError::QueryMalformed(s.to_owned());
+    if let Some(e) = &p.error {
+        return Err(qm(e));
+    }
     let required = || qm(MSG_QUERY_REQUIRED);
     let algorithm = p.algorithm.as_deref().ok_or_else(required)?;
     let credential = p.credential.as_deref().ok_or_else(required)?;

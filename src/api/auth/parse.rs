@@ -166,6 +166,10 @@ pub(super) struct PresignedParams {
     pub content_sha256: Option<String>,
     /// A SigV2 presigned parameter (`AWSAccessKeyId`, `Signature`) was present.
     pub v2: bool,
+    /// A repeated or non-UTF-8 authentication parameter (message for
+    /// AuthorizationQueryParametersError). Only reported if the query is used for
+    /// authentication, so a header-signed request is not refused for an odd query.
+    pub error: Option<String>,
 }
 
 impl PresignedParams {
@@ -175,12 +179,11 @@ impl PresignedParams {
     }
 }
 
-/// Collects the authentication parameters of a raw query. A repeated parameter or one that is
-/// not UTF-8 is an error (message for AuthorizationQueryParametersError).
-pub(super) fn presigned_params(raw_query: Option<&str>) -> Result<PresignedParams, String> {
+/// Collects the authentication parameters of a raw query.
+pub(super) fn presigned_params(raw_query: Option<&str>) -> PresignedParams {
     let mut p = PresignedParams::default();
     let Some(raw) = raw_query else {
-        return Ok(p);
+        return p;
     };
     for segment in raw.split('&').filter(|s| !s.is_empty()) {
         let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
@@ -199,14 +202,17 @@ pub(super) fn presigned_params(raw_query: Option<&str>) -> Result<PresignedParam
             }
             _ => continue,
         };
-        let value = percent_encoding::percent_decode_str(value)
-            .decode_utf8()
-            .map_err(|_| format!("{name} is not valid UTF-8"))?;
+        let Ok(value) = percent_encoding::percent_decode_str(value).decode_utf8() else {
+            p.error
+                .get_or_insert_with(|| format!("{name} is not valid UTF-8"));
+            continue;
+        };
         if slot.replace(value.into_owned()).is_some() {
-            return Err(format!("{name} must appear only once"));
+            p.error
+                .get_or_insert_with(|| format!("{name} must appear only once"));
         }
     }
-    Ok(p)
+    p
 }
 
 /// Client input echoed in an error message, shortened so a huge header cannot bloat the
