@@ -4,9 +4,43 @@
 //! This module knows no HTTP. The S3 side reaches it only through [`KeyProvider`], so an
 //! external KMS could take its place; the KMS JSON API (a later layer) calls [`Kms`] directly.
 
+pub mod blob;
+pub mod root;
+
 use std::collections::BTreeMap;
+use std::fmt;
+
+use zeroize::Zeroizing;
 
 use crate::secret::Key32;
+
+pub use root::{RootKey, RootKeyError};
+
+/// Secret bytes of any length (a decrypted `Encrypt` payload, a data key of a requested
+/// size): zeroized on drop, `Debug` redacted, no `PartialEq`.
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        SecretBytes(bytes)
+    }
+    /// Exposes the bytes. Keep the borrow short; never copy into a plain buffer.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretBytes(<redacted>)")
+    }
+}
 
 /// An AWS encryption context: string pairs bound to a ciphertext as AAD.
 pub type EncryptionContext = BTreeMap<String, String>;
