@@ -5,7 +5,9 @@
 //! external KMS could take its place; the KMS JSON API (a later layer) calls [`Kms`] directly.
 
 pub mod blob;
+mod engine;
 pub mod root;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,7 +16,12 @@ use zeroize::Zeroizing;
 
 use crate::secret::Key32;
 
+pub use engine::{
+    AWS_S3_ALIAS, AWS_S3_KEY_DESCRIPTION, AliasEntry, DataKeyLength, DataKeyOutput, DecryptOutput,
+    EncryptOutput, KeyMetadata, Kms, KmsOpenError, KmsOptions, MAX_DATA_KEY_LEN, SeedKey,
+};
 pub use root::{RootKey, RootKeyError};
+pub use store::{KeyManager, KeyOrigin, KeySpec, KeyState, KeyUsage, KmsTag};
 
 /// Secret bytes of any length (a decrypted `Encrypt` payload, a data key of a requested
 /// size): zeroized on drop, `Debug` redacted, no `PartialEq`.
