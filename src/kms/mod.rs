@@ -8,6 +8,8 @@ pub mod blob;
 mod engine;
 pub mod root;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
