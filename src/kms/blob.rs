@@ -165,7 +165,11 @@ pub(crate) fn seal_with_nonce(
             &aad,
             blob[HEADER_LEN..].as_mut().into(),
         )
-        .map_err(|_| KmsError::Internal("AES-GCM encryption failed".into()))?;
+        .map_err(|_| {
+            // Unreachable after the length check; still, leave no plaintext behind.
+            zeroize::Zeroize::zeroize(&mut blob);
+            KmsError::Internal("AES-GCM encryption failed".into())
+        })?;
     blob.extend_from_slice(tag.as_slice());
     Ok(blob)
 }

@@ -248,6 +248,14 @@ impl Kms {
         Ok(kms)
     }
 
+    /// Whether `store` already holds KMS state (a root-key check value or any key). The server
+    /// must not create a new root key for such a store: a missing root key file is then an
+    /// error, never a reason to generate one.
+    pub fn is_initialized(store: &Store) -> Result<bool, KmsOpenError> {
+        let tables = KmsTables::open(store)?;
+        Ok(tables.meta.get(store::ROOT_KEY_CHECK)?.is_some() || tables.has_keys()?)
+    }
+
     fn check_root_key(&self) -> Result<(), KmsOpenError> {
         loop {
             if let Some(v) = self.tables.meta.get(store::ROOT_KEY_CHECK)? {

@@ -191,7 +191,11 @@ impl RootKey {
                 aad,
                 out[SEAL_NONCE_LEN..].as_mut().into(),
             )
-            .map_err(|_| SealError::TooLarge)?;
+            .map_err(|_| {
+                // Leave no plaintext behind in the freed buffer.
+                zeroize::Zeroize::zeroize(&mut out);
+                SealError::TooLarge
+            })?;
         out.extend_from_slice(tag.as_slice());
         Ok(out)
     }

@@ -290,8 +290,16 @@ fn kms_incorrect_key() {
 fn kms_wrong_root_key_refuses_to_open() {
     let dir = tempfile::tempdir().unwrap();
     {
+        let s = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        assert!(!Kms::is_initialized(&s).unwrap());
+    }
+    {
         let (_s, kms) = open(dir.path());
         kms.create_key("k", vec![], KeyOrigin::AwsKms).unwrap();
+    }
+    {
+        let s = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        assert!(Kms::is_initialized(&s).unwrap());
     }
     let err = open_with(dir.path(), ROOT_B, KmsOptions::default())
         .err()
@@ -729,4 +737,41 @@ fn kms_golden_blob_decrypts() {
         format!("arn:aws:kms:us-east-1:000000000000:key/{GOLDEN_KEY_ID}")
     );
     assert!(kms.decrypt_data_key(&blob_bytes, &ctx(&[])).is_err());
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// External input never panics: arbitrary key references, arbitrary blobs, and real
+        /// blobs with bytes changed (which must never decrypt).
+        #[test]
+        fn kms_external_input_never_panics(
+            key_ref in ".{0,80}",
+            junk in proptest::collection::vec(any::<u8>(), 0..120),
+            flip_at in 0usize..80,
+            flip in 1u8..=255,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let (_s, kms) = open(dir.path());
+            let id = kms.create_key("p", vec![], KeyOrigin::AwsKms).unwrap().key_id;
+            let c = EncryptionContext::new();
+            let _ = kms.describe_key(&key_ref);
+            let _ = kms.resolve_key_arn(KeyRef::Named(&key_ref));
+            let _ = kms.encrypt(&key_ref, b"x", &c);
+            let _ = kms.decrypt(&junk, &c, Some(&key_ref));
+            prop_assert!(kms.decrypt(&junk, &c, None).is_err());
+            prop_assert!(kms.decrypt_data_key(&junk, &c).is_err());
+            let mut b = kms
+                .generate_data_key(KeyRef::Named(&id), &c)
+                .unwrap()
+                .ciphertext_blob;
+            let i = flip_at % b.len();
+            b[i] ^= flip;
+            prop_assert!(kms.decrypt_data_key(&b, &c).is_err());
+        }
+    }
 }
