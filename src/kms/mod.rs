@@ -4,9 +4,52 @@
 //! This module knows no HTTP. The S3 side reaches it only through [`KeyProvider`], so an
 //! external KMS could take its place; the KMS JSON API (a later layer) calls [`Kms`] directly.
 
+pub mod blob;
+mod engine;
+pub mod root;
+pub mod store;
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
+use std::fmt;
+
+use zeroize::Zeroizing;
 
 use crate::secret::Key32;
+
+pub use engine::{
+    AWS_S3_ALIAS, AWS_S3_KEY_DESCRIPTION, AliasEntry, DataKeyLength, DataKeyOutput, DecryptOutput,
+    EncryptOutput, KeyMetadata, Kms, KmsOpenError, KmsOptions, MAX_DATA_KEY_LEN, SeedKey,
+};
+pub use root::{RootKey, RootKeyError};
+pub use store::{KeyManager, KeyOrigin, KeySpec, KeyState, KeyUsage, KmsTag};
+
+/// Secret bytes of any length (a decrypted `Encrypt` payload, a data key of a requested
+/// size): zeroized on drop, `Debug` redacted, no `PartialEq`.
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        SecretBytes(bytes)
+    }
+    /// Exposes the bytes. Keep the borrow short; never copy into a plain buffer.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretBytes(<redacted>)")
+    }
+}
 
 /// An AWS encryption context: string pairs bound to a ciphertext as AAD.
 pub type EncryptionContext = BTreeMap<String, String>;
