@@ -1,1 +1,3 @@
 //! The S3 protocol.
+
+pub mod error;
