@@ -1,3 +1,4 @@
 //! The S3 protocol.
 
 pub mod error;
+pub mod router;
