@@ -16,6 +16,7 @@
 //! - nothing outside `storage` names sled.
 
 pub mod api;
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod kms;

@@ -77,6 +77,7 @@ pub enum SealError {
 pub struct UnsealError;
 
 /// The root key. `Debug` is redacted (via [`Key32`]).
+#[derive(Clone)]
 pub struct RootKey(Key32);
 
 impl fmt::Debug for RootKey {

@@ -16,7 +16,7 @@ use crate::api::auth::PayloadCheck;
 use crate::server::body::{self, ChannelBody, ResBody};
 use crate::service::ServiceError;
 use crate::service::digest::Digests;
-use crate::service::list::{ListParams, ListPage};
+use crate::service::list::{ListPage, ListParams};
 use crate::service::objects::{PutObjectInput, RangeSpec, WriteConditions, etag_matches};
 use crate::storage::records::ObjectRecord;
 
@@ -209,7 +209,10 @@ impl S3Api {
     }
 
     pub(crate) fn head_bucket(&self, bucket: &str) -> Result<Response<ResBody>, S3Error> {
-        let rec = self.service.head_bucket(bucket).map_err(with_bucket(bucket))?;
+        let rec = self
+            .service
+            .head_bucket(bucket)
+            .map_err(with_bucket(bucket))?;
         let mut r = empty_response(StatusCode::OK);
         insert(r.headers_mut(), "x-amz-bucket-region", &rec.region);
         Ok(r)
@@ -224,7 +227,10 @@ impl S3Api {
     }
 
     pub(crate) fn get_bucket_location(&self, bucket: &str) -> Result<Response<ResBody>, S3Error> {
-        let rec = self.service.head_bucket(bucket).map_err(with_bucket(bucket))?;
+        let rec = self
+            .service
+            .head_bucket(bucket)
+            .map_err(with_bucket(bucket))?;
         let doc = xml::LocationConstraint {
             xmlns: Xmlns,
             region: (rec.region != "us-east-1").then_some(rec.region),
@@ -233,7 +239,9 @@ impl S3Api {
     }
 
     pub(crate) fn get_bucket_versioning(&self, bucket: &str) -> Result<Response<ResBody>, S3Error> {
-        self.service.head_bucket(bucket).map_err(with_bucket(bucket))?;
+        self.service
+            .head_bucket(bucket)
+            .map_err(with_bucket(bucket))?;
         let doc = xml::VersioningConfiguration {
             xmlns: Xmlns,
             status: None,
@@ -419,7 +427,8 @@ impl S3Api {
             return Err(S3Error::from_code(S3ErrorCode::MissingContentLength));
         }
         let sse = headers::sse_spec(h)?;
-        let user_context = header_str(h, "x-amz-server-side-encryption-context")?.map(str::to_string);
+        let user_context =
+            header_str(h, "x-amz-server-side-encryption-context")?.map(str::to_string);
         let conditions = WriteConditions {
             if_none_match_star: match header_str(h, "if-none-match")? {
                 Some(v) if v.trim() == "*" => true,
@@ -511,7 +520,8 @@ impl S3Api {
             },
         };
         let checksum_mode = range.is_none()
-            && header_str(h, "x-amz-checksum-mode")?.is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+            && header_str(h, "x-amz-checksum-mode")?
+                .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
         let len = range.map_or(rec.size, |(s, e)| e - s + 1);
 
         let mut resp_headers = HeaderMap::new();
@@ -520,16 +530,17 @@ impl S3Api {
             apply_overrides(&mut resp_headers, o);
         }
         insert(&mut resp_headers, "content-length", &len.to_string());
-        let status = if let Some((s, e)) = range.filter(|_| range_header.is_some() || rec.parts.len() > 1) {
-            insert(
-                &mut resp_headers,
-                "content-range",
-                &format!("bytes {s}-{e}/{}", rec.size),
-            );
-            StatusCode::PARTIAL_CONTENT
-        } else {
-            StatusCode::OK
-        };
+        let status =
+            if let Some((s, e)) = range.filter(|_| range_header.is_some() || rec.parts.len() > 1) {
+                insert(
+                    &mut resp_headers,
+                    "content-range",
+                    &format!("bytes {s}-{e}/{}", rec.size),
+                );
+                StatusCode::PARTIAL_CONTENT
+            } else {
+                StatusCode::OK
+            };
 
         let body = if head {
             body::empty()
@@ -544,10 +555,9 @@ impl S3Api {
             } else {
                 // Decrypt the first piece before answering, so that a key-state or integrity
                 // failure on a small object is a clean error response.
-                let first = reader
-                    .next_chunk()
-                    .map_err(service_error)?
-                    .ok_or_else(|| service_error(ServiceError::Integrity("empty first chunk".into())))?;
+                let first = reader.next_chunk().map_err(service_error)?.ok_or_else(|| {
+                    service_error(ServiceError::Integrity("empty first chunk".into()))
+                })?;
                 stream_body(first, reader, len)
             }
         };
@@ -565,7 +575,9 @@ impl S3Api {
     ) -> Result<Response<ResBody>, S3Error> {
         if let Some(VersionId::Id(_)) = version_id {
             // No versions other than `null` exist: deleting one that does not exist succeeds.
-            self.service.head_bucket(bucket).map_err(with_bucket(bucket))?;
+            self.service
+                .head_bucket(bucket)
+                .map_err(with_bucket(bucket))?;
             return Ok(empty_response(StatusCode::NO_CONTENT));
         }
         self.service
@@ -635,8 +647,12 @@ impl S3Api {
 
 /// The plaintext range of part `n` (1-based); a single-PUT object is its own part 1.
 fn part_range(rec: &ObjectRecord, n: u32) -> Result<(u64, u64), S3Error> {
-    let not_satisfiable =
-        || S3Error::new(S3ErrorCode::InvalidRange, "The requested partnumber is not satisfiable");
+    let not_satisfiable = || {
+        S3Error::new(
+            S3ErrorCode::InvalidRange,
+            "The requested partnumber is not satisfiable",
+        )
+    };
     if n == 0 || n as usize > rec.parts.len() {
         return Err(not_satisfiable());
     }

@@ -189,10 +189,7 @@ pub fn parse_sse_context(b64: &str) -> Result<EncryptionContext, S3Error> {
 }
 
 /// Content-Length, Content-MD5, the SigV4 payload hash and the flexible checksum headers.
-pub fn body_checks(
-    h: &HeaderMap,
-    payload_sha256: Option<[u8; 32]>,
-) -> Result<BodyChecks, S3Error> {
+pub fn body_checks(h: &HeaderMap, payload_sha256: Option<[u8; 32]>) -> Result<BodyChecks, S3Error> {
     let content_length = match header_str(h, "content-length")? {
         Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
             S3Error::invalid_argument("Invalid Content-Length", "Content-Length", v)
@@ -284,7 +281,11 @@ pub fn sse_response_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
             }
         }
         SseMode::Customer => {
-            insert(h, "x-amz-server-side-encryption-customer-algorithm", "AES256");
+            insert(
+                h,
+                "x-amz-server-side-encryption-customer-algorithm",
+                "AES256",
+            );
             if let Some(md5) = &rec.sse.customer_key_md5 {
                 insert(h, "x-amz-server-side-encryption-customer-key-md5", md5);
             }
@@ -352,7 +353,10 @@ mod tests {
     fn hm(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_static(k), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_static(k),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -379,7 +383,9 @@ mod tests {
             ("x-amz-server-side-encryption-context", &ctx),
         ]))
         .unwrap();
-        assert!(matches!(s, Some(SseSpec::Kms { key_id: None, context: Some(c), .. }) if c["a"] == "b"));
+        assert!(
+            matches!(s, Some(SseSpec::Kms { key_id: None, context: Some(c), .. }) if c["a"] == "b")
+        );
         for bad in ["!!!", &B64.encode(b"[1]"), &B64.encode(br#"{"a":1}"#)] {
             assert!(parse_sse_context(bad).is_err(), "{bad}");
         }
@@ -399,11 +405,17 @@ mod tests {
     #[test]
     fn checksum_headers() {
         let c = body_checks(&hm(&[("x-amz-checksum-crc32", "i9aeUg==")]), None).unwrap();
-        assert_eq!(c.checksum, Some((ChecksumAlgorithm::Crc32, Some("i9aeUg==".into()))));
+        assert_eq!(
+            c.checksum,
+            Some((ChecksumAlgorithm::Crc32, Some("i9aeUg==".into())))
+        );
         assert!(body_checks(&hm(&[("x-amz-checksum-crc32", "xx")]), None).is_err());
         assert!(
             body_checks(
-                &hm(&[("x-amz-checksum-crc32", "i9aeUg=="), ("x-amz-checksum-crc32c", "crUfeA==")]),
+                &hm(&[
+                    ("x-amz-checksum-crc32", "i9aeUg=="),
+                    ("x-amz-checksum-crc32c", "crUfeA==")
+                ]),
                 None
             )
             .is_err()

@@ -56,7 +56,6 @@ pub struct RequestInfo {
 pub(crate) struct Ctx<'a> {
     pub parts: &'a Parts,
     pub verified: Verified,
-    pub request_id: &'a str,
 }
 
 impl S3Api {
@@ -124,11 +123,7 @@ impl S3Api {
             timeout: self.body_read_timeout,
             bytes: 0,
         };
-        let ctx = Ctx {
-            parts,
-            verified,
-            request_id,
-        };
+        let ctx = Ctx { parts, verified };
         let r = self.dispatch(&ctx, endpoint, &mut body).await;
         info.bytes_in = body.bytes;
         r
@@ -185,7 +180,14 @@ impl S3Api {
                 version_id_marker: _,
                 max_keys,
                 encoding_type,
-            } => self.list_object_versions(&bucket, prefix, delimiter, key_marker, max_keys, encoding_type),
+            } => self.list_object_versions(
+                &bucket,
+                prefix,
+                delimiter,
+                key_marker,
+                max_keys,
+                encoding_type,
+            ),
             E::DeleteObjects { bucket } => self.delete_objects(ctx, &bucket, body).await,
             E::PutObject { bucket, key } => self.put_object(ctx, &bucket, &key, body).await,
             E::GetObject {
@@ -195,17 +197,34 @@ impl S3Api {
                 version_id,
                 overrides,
             } => {
-                self.get_object(ctx, &bucket, &key, part_number, version_id, Some(overrides), false)
-                    .await
+                self.get_object(
+                    ctx,
+                    &bucket,
+                    &key,
+                    part_number,
+                    version_id,
+                    Some(overrides),
+                    false,
+                )
+                .await
             }
             E::HeadObject {
                 bucket,
                 key,
                 part_number,
                 version_id,
+                overrides,
             } => {
-                self.get_object(ctx, &bucket, &key, part_number, version_id, None, true)
-                    .await
+                self.get_object(
+                    ctx,
+                    &bucket,
+                    &key,
+                    part_number,
+                    version_id,
+                    Some(overrides),
+                    true,
+                )
+                .await
             }
             E::DeleteObject {
                 bucket,
@@ -224,7 +243,10 @@ fn refuse_streaming(v: &Verified, parts: &Parts) -> Result<(), S3Error> {
         .headers
         .get_all(http::header::CONTENT_ENCODING)
         .iter()
-        .any(|h| h.to_str().is_ok_and(|s| s.to_ascii_lowercase().contains("aws-chunked")));
+        .any(|h| {
+            h.to_str()
+                .is_ok_and(|s| s.to_ascii_lowercase().contains("aws-chunked"))
+        });
     if matches!(v.payload, PayloadCheck::Streaming(_))
         || chunked_encoding
         || parts.headers.contains_key("x-amz-trailer")
@@ -255,7 +277,9 @@ impl RequestBody {
             if out.len() + piece.len() > limit {
                 return Err(S3Error::new(
                     S3ErrorCode::MalformedXML,
-                    format!("The XML you provided was larger than the maximum of {limit} bytes allowed."),
+                    format!(
+                        "The XML you provided was larger than the maximum of {limit} bytes allowed."
+                    ),
                 ));
             }
             out.extend_from_slice(&piece);
@@ -343,11 +367,17 @@ pub fn service_error(e: ServiceError) -> S3Error {
         ServiceError::Kms(k) => kms_error(k),
         ServiceError::Integrity(m) => {
             tracing::error!(error = %m, "integrity check failed");
-            S3Error::new(C::InternalError, "We encountered an internal error. Please try again.")
+            S3Error::new(
+                C::InternalError,
+                "We encountered an internal error. Please try again.",
+            )
         }
         ServiceError::Internal(m) => {
             tracing::error!(error = %m, "internal error");
-            S3Error::new(C::InternalError, "We encountered an internal error. Please try again.")
+            S3Error::new(
+                C::InternalError,
+                "We encountered an internal error. Please try again.",
+            )
         }
     }
 }
@@ -368,7 +398,10 @@ pub fn kms_error(e: KmsError) -> S3Error {
         }
         KmsError::Internal(m) => {
             tracing::error!(error = %m, "KMS internal error");
-            S3Error::new(C::InternalError, "We encountered an internal error. Please try again.")
+            S3Error::new(
+                C::InternalError,
+                "We encountered an internal error. Please try again.",
+            )
         }
     }
 }

@@ -1,0 +1,246 @@
+//! Start-up: from a [`Config`] to a ready [`App`], shared by `coffer serve` and the tests.
+//!
+//! Order matters: the store opens first (sweeping what a crash left), then the root key is
+//! found, then the KMS checks that the root key is the one the store was created with. A dev
+//! root key is created only for a store that holds no keys yet, never over existing data.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::auth::CredentialStore;
+use crate::api::s3::S3Api;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::kms::{Kms, KmsOptions, RootKey, SeedKey};
+use crate::secret::SecretString;
+use crate::server::App;
+use crate::service::Service;
+use crate::storage::{Store, StoreOptions};
+
+/// The dev root key's file name inside the data directory (dev mode only).
+pub const DEV_ROOT_KEY_FILE: &str = "root.key";
+const DEV_CREDENTIALS_META: &[u8] = b"dev-credentials";
+const DEV_CREDENTIALS_AAD: &[u8] = b"coffer/v1/dev-credentials";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the store in {path}: {message}")]
+    Store { path: PathBuf, message: String },
+    #[error("root key: {0}")]
+    RootKey(String),
+    #[error("{0}")]
+    Kms(#[from] crate::kms::KmsOpenError),
+    #[error("credentials: {0}")]
+    Credentials(String),
+}
+
+/// Access keys the server accepts.
+pub struct StaticCredentials {
+    keys: HashMap<String, SecretString>,
+}
+
+impl CredentialStore for StaticCredentials {
+    fn secret_for(&self, access_key_id: &str) -> Option<SecretString> {
+        self.keys.get(access_key_id).cloned()
+    }
+}
+
+/// A ready server: what `run` serves, plus what the banner shows.
+pub struct Prepared {
+    pub app: Arc<App>,
+    pub kms: Arc<Kms>,
+    pub store: Store,
+    /// The first access key (for the banner), and whether it was generated here.
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub dev_credentials: bool,
+    pub dev_root_key: Option<PathBuf>,
+}
+
+/// Opens everything a server needs. `clock`: `None` for the system clock.
+pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, StartError> {
+    cfg.validate()?;
+    let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| StartError::DataDir {
+        path: cfg.data_dir.clone(),
+        source,
+    })?;
+    let db_path = cfg.data_dir.join("db");
+    let store = Store::open(
+        &db_path,
+        &StoreOptions {
+            cache_capacity: cfg.storage.cache_capacity_mib << 20,
+        },
+    )
+    .map_err(|e| StartError::Store {
+        path: db_path.clone(),
+        message: e.to_string(),
+    })?;
+    let (root, dev_root_key) = find_root_key(cfg, &store)?;
+    let kms = Arc::new(Kms::open(
+        &store,
+        root.clone(),
+        KmsOptions {
+            region: cfg.region.clone(),
+            account_id: cfg.kms.account_id.clone(),
+            seed_keys: cfg
+                .kms
+                .keys
+                .iter()
+                .map(|k| SeedKey {
+                    key_id: k.key_id.clone(),
+                    alias: k.alias.clone(),
+                    description: k.description.clone(),
+                })
+                .collect(),
+            clock: clock.clone(),
+        },
+    )?);
+    let mut creds = cfg.configured_credentials();
+    let dev_credentials = creds.is_empty();
+    if dev_credentials {
+        creds.push(dev_credentials_for(&store, &root)?);
+    }
+    let (access_key_id, secret_access_key) = creds[0].clone();
+    let service = Service::new(
+        store.clone(),
+        kms.clone(),
+        clock.clone(),
+        cfg.region.clone(),
+    );
+    let app = Arc::new(App {
+        s3: S3Api {
+            service,
+            creds: Arc::new(StaticCredentials {
+                keys: creds.into_iter().collect(),
+            }),
+            region: cfg.region.clone(),
+            vhost_domains: cfg.vhost_domains.clone(),
+            clock,
+            body_read_timeout: Duration::from_secs(cfg.limits.body_read_timeout_secs),
+        },
+        limits: cfg.limits.clone(),
+    });
+    Ok(Prepared {
+        app,
+        kms,
+        store,
+        access_key_id,
+        secret_access_key,
+        dev_credentials,
+        dev_root_key,
+    })
+}
+
+/// The configured root key, or in dev mode the one in the data directory (created only for a
+/// store without keys).
+fn find_root_key(cfg: &Config, store: &Store) -> Result<(RootKey, Option<PathBuf>), StartError> {
+    let env_hex = std::env::var("COFFER_ROOT_KEY")
+        .ok()
+        .filter(|v| !v.is_empty());
+    if cfg.root_key_file.is_some() || env_hex.is_some() {
+        let key = RootKey::load(cfg.root_key_file.as_deref(), env_hex.as_deref())
+            .map_err(|e| StartError::RootKey(e.to_string()))?;
+        return Ok((key, None));
+    }
+    let path = cfg.data_dir.join(DEV_ROOT_KEY_FILE);
+    if path.exists() {
+        let key =
+            RootKey::load(Some(&path), None).map_err(|e| StartError::RootKey(e.to_string()))?;
+        return Ok((key, Some(path)));
+    }
+    if Kms::is_initialized(store)? {
+        return Err(StartError::RootKey(format!(
+            "this data directory holds keys, but its root key file {} is missing and no \
+             root_key_file / COFFER_ROOT_KEY_FILE is set; refusing to start (a new root key \
+             would make every object unreadable)",
+            path.display()
+        )));
+    }
+    let key =
+        RootKey::create_dev_key_file(&path).map_err(|e| StartError::RootKey(e.to_string()))?;
+    Ok((key, Some(path)))
+}
+
+/// The dev access key pair: generated on first start, kept sealed under the root key.
+fn dev_credentials_for(
+    store: &Store,
+    root: &RootKey,
+) -> Result<(String, SecretString), StartError> {
+    let err = |m: String| StartError::Credentials(m);
+    let meta = store.table("meta").map_err(|e| err(e.to_string()))?;
+    if let Some(sealed) = meta
+        .get(DEV_CREDENTIALS_META)
+        .map_err(|e| err(e.to_string()))?
+    {
+        let plain = root
+            .unseal(DEV_CREDENTIALS_AAD, &sealed)
+            .map_err(|_| err("stored dev credentials do not unseal under this root key".into()))?;
+        let text = std::str::from_utf8(plain.expose())
+            .map_err(|_| err("stored dev credentials are corrupt".into()))?;
+        let (ak, sk) = text
+            .split_once('\n')
+            .ok_or_else(|| err("stored dev credentials are corrupt".into()))?;
+        return Ok((ak.to_string(), SecretString::new(sk.to_string())));
+    }
+    let mut id = [0u8; 8];
+    let mut secret = [0u8; 30];
+    crate::secret::fill_random(&mut id).map_err(|e| err(e.to_string()))?;
+    crate::secret::fill_random(&mut secret).map_err(|e| err(e.to_string()))?;
+    let ak = format!("CF{}", hex::encode_upper(id));
+    let sk = zeroize::Zeroizing::new(base64_secret(&secret));
+    let record = zeroize::Zeroizing::new(format!("{ak}\n{}", sk.as_str()));
+    let sealed = root
+        .seal(DEV_CREDENTIALS_AAD, record.as_bytes())
+        .map_err(|e| err(e.to_string()))?;
+    meta.insert(DEV_CREDENTIALS_META, &sealed)
+        .map_err(|e| err(e.to_string()))?;
+    Ok((ak, SecretString::new(sk.to_string())))
+}
+
+fn base64_secret(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .encode(bytes)
+        .replace(['+', '/'], "x")
+}
+
+/// Resolves when the process gets SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// True when `path` is inside `dir` (used to warn about a root key beside its data).
+pub fn is_inside(path: &Path, dir: &Path) -> bool {
+    match (path.canonicalize(), dir.canonicalize()) {
+        (Ok(p), Ok(d)) => p.starts_with(d),
+        _ => false,
+    }
+}

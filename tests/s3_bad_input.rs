@@ -1,0 +1,2 @@
+//! See tests.rs for what goes here.
+use crate::common::*;
