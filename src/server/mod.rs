@@ -50,7 +50,9 @@ pub async fn run(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(app.limits.header_read_timeout_secs))
-        .keep_alive(true);
+        .keep_alive(true)
+        // A client may shut its write side after the request and still read the answer.
+        .half_close(true);
     let idle = Duration::from_secs(app.limits.idle_timeout_secs);
     tokio::pin!(shutdown);
     loop {

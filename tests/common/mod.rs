@@ -13,6 +13,9 @@ use coffer::clock::{OffsetClock, SharedClock};
 use coffer::config::Config;
 use tokio::sync::oneshot;
 
+pub mod raw;
+pub use raw::{RawRequest, RawResponse};
+
 pub const ACCESS_KEY: &str = "AKIDCOFFERTEST";
 pub const SECRET_KEY: &str = "coffer-test-secret-key-0123456789";
 pub const REGION: &str = "us-east-1";
@@ -182,7 +185,9 @@ pub async fn read_all(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -
 }
 
 /// The S3 error code of an SDK error (`HTTP <status>` for body-less HEAD errors).
-pub fn code<E>(err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
+pub fn code<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
 {
