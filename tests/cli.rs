@@ -74,7 +74,10 @@ pub fn run_script(name: &str, args: &[&str]) {
     all_args.extend_from_slice(args);
     let server = BinaryServer::start(
         &all_args,
-        &[("COFFER_ACCESS_KEY", ACCESS_KEY), ("COFFER_SECRET_KEY", SECRET_KEY)],
+        &[
+            ("COFFER_ACCESS_KEY", ACCESS_KEY),
+            ("COFFER_SECRET_KEY", SECRET_KEY),
+        ],
     )
     .expect("coffer serve");
     let script = Path::new(CLI_DIR).join(name);
@@ -99,7 +102,10 @@ pub fn run_script(name: &str, args: &[&str]) {
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("AWS_DEFAULT_REGION", REGION)
         .env("AWS_CONFIG_FILE", work.path().join("aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", work.path().join("aws-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            work.path().join("aws-credentials"),
+        )
         .env("SEED_KEY_ID", CLI_SEED_KEY_ID)
         .env("SEED_KEY_ALIAS", CLI_SEED_ALIAS)
         .env("DATA_DIR", &data_dir)
@@ -125,7 +131,10 @@ fn all_scripts_are_registered() {
     for e in std::fs::read_dir(CLI_DIR).expect("cli dir") {
         let name = e.expect("entry").file_name().to_string_lossy().into_owned();
         if name.ends_with(".sh") || name.ends_with(".py") {
-            assert!(REGISTERED.contains(&name.as_str()), "tests/cli/{name} is not run by any test");
+            assert!(
+                REGISTERED.contains(&name.as_str()),
+                "tests/cli/{name} is not run by any test"
+            );
         }
     }
 }

@@ -221,7 +221,10 @@ async fn virtual_host_style_addressing() {
 #[tokio::test]
 async fn health_needs_no_auth() {
     let srv = TestServer::start().await;
-    let r = RawRequest::new("GET", "/health", srv.addr).anonymous().send(srv.addr).await;
+    let r = RawRequest::new("GET", "/health", srv.addr)
+        .anonymous()
+        .send(srv.addr)
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"ok\n");
 }

@@ -1,5 +1,7 @@
 //! Tests of the KMS as a whole: a real sled store in a temp dir, reopened where it matters.
 //! Unit tests of the blob and root-key formats live next to them (`blob.rs`, `root.rs`).
+// Test-only: compiled under #[cfg(test)], as the parent module declares it.
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};

@@ -30,13 +30,15 @@ pub struct TestServer {
 }
 
 pub fn test_config(data_dir: &Path) -> Config {
-    let mut cfg = Config::default();
-    cfg.listen = "127.0.0.1:0".into();
-    cfg.data_dir = data_dir.to_path_buf();
-    cfg.credentials = vec![coffer::config::CredentialConfig {
-        access_key_id: ACCESS_KEY.into(),
-        secret_access_key: SECRET_KEY.into(),
-    }];
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.to_path_buf(),
+        credentials: vec![coffer::config::CredentialConfig {
+            access_key_id: ACCESS_KEY.into(),
+            secret_access_key: SECRET_KEY.into(),
+        }],
+        ..Config::default()
+    };
     cfg.storage.cache_capacity_mib = 64;
     cfg
 }

@@ -45,10 +45,12 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// HMAC-SHA256 of `data` under `key`.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // Invariant: HMAC accepts keys of any length (long keys are hashed, short ones padded), so
-    // `new_from_slice` cannot fail for `Hmac<Sha256>`.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .expect("HMAC-SHA256 accepts keys of any length");
+    // HMAC accepts keys of any length (long keys are hashed, short ones padded), so
+    // `new_from_slice` cannot fail for `Hmac<Sha256>`; were it ever to, an all-zero MAC fails
+    // closed: no signature computed from it verifies.
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
+        return [0u8; 32];
+    };
     mac.update(data);
     mac.finalize().into_bytes().into()
 }
@@ -247,10 +249,10 @@ pub fn signing_key(
     );
     // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
     let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(entry) = map.get(&key) {
-        if ct_eq(entry.secret.expose().as_bytes(), secret.expose().as_bytes()) {
-            return entry.key.clone();
-        }
+    if let Some(entry) = map.get(&key)
+        && ct_eq(entry.secret.expose().as_bytes(), secret.expose().as_bytes())
+    {
+        return entry.key.clone();
     }
     let derived = SigningKey::derive(secret, date, region, service);
     if map.len() >= MAX_CACHED_SIGNING_KEYS {

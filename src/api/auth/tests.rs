@@ -1,6 +1,8 @@
 //! Known-answer tests from AWS's documentation and SigV4 test suite, byte for byte, then the
 //! policy around them (errors, clocks, mechanisms) and a property test that garbage never
 //! panics.
+// Test-only: compiled under #[cfg(test)], as the parent module declares it.
+#![cfg(test)]
 
 use std::time::{Duration, SystemTime};
 

@@ -495,13 +495,7 @@ impl S3Api {
             .service
             .head_object(bucket, key)
             .map_err(with_key(bucket, key))?;
-        check_read_conditions(h, &rec).map_err(|e| {
-            if e.code == S3ErrorCode::NotModified {
-                e
-            } else {
-                e
-            }
-        })?;
+        check_read_conditions(h, &rec)?;
         let range_header = header_str(h, "range")?;
         if range_header.is_some() && part_number.is_some() {
             return Err(S3Error::new(

@@ -69,9 +69,7 @@ impl S3Api {
             operation: "Unknown",
             ..Default::default()
         };
-        let result = self
-            .handle_parts(&parts, incoming, request_id, &mut info)
-            .await;
+        let result = self.handle_parts(&parts, incoming, &mut info).await;
         let mut resp = match result {
             Ok(r) => r,
             Err(e) => {
@@ -92,7 +90,6 @@ impl S3Api {
         &self,
         parts: &Parts,
         incoming: Incoming,
-        request_id: &str,
         info: &mut RequestInfo,
     ) -> Result<Response<ResBody>, S3Error> {
         let verified = auth::verify(

@@ -864,10 +864,11 @@ fn vhost_bucket(input: &RouteInput<'_>) -> Result<Option<String>, S3Error> {
             // The host is the domain itself: path-style, whatever shorter domain also matches.
             return Ok(None);
         }
-        if let Some(bucket) = head.strip_suffix('.') {
-            if !bucket.is_empty() && best.is_none_or(|b| bucket.len() < b.len()) {
-                best = Some(bucket);
-            }
+        if let Some(bucket) = head.strip_suffix('.')
+            && !bucket.is_empty()
+            && best.is_none_or(|b| bucket.len() < b.len())
+        {
+            best = Some(bucket);
         }
     }
     Ok(best.map(str::to_owned))

@@ -1,4 +1,6 @@
 //! Router tests: the request lines of the AWS S3 API reference, in both addressing styles.
+// Test-only: compiled under #[cfg(test)], as the parent module declares it.
+#![cfg(test)]
 
 use super::*;
 use http::HeaderValue;

@@ -1,5 +1,7 @@
 //! XML tests: responses against the shapes of AWS's documented examples, requests parsed from
 //! AWS's documented request bodies, and hostile input.
+// Test-only: compiled under #[cfg(test)], as the parent module declares it.
+#![cfg(test)]
 
 use super::*;
 
