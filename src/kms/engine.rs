@@ -1071,6 +1071,13 @@ impl Kms {
         self.audit.as_ref().map(AuditLog::path)
     }
 
+    /// The ARN a caller's key reference names (key id -> key ARN, alias name -> alias ARN,
+    /// ARNs as given), for audit lines of requests that failed before resolving it; `None`
+    /// when it is not a well-formed reference. No key is created or looked up here.
+    pub fn arn_for_ref(&self, key: &str) -> Option<String> {
+        self.arn_of_ref(KeyRef::Named(key))
+    }
+
     /// The ARN a failed key reference would have had, for the audit log (best effort; no key
     /// is created here).
     fn arn_of_ref(&self, key: KeyRef<'_>) -> Option<String> {
@@ -1079,6 +1086,7 @@ impl Kms {
             KeyRef::AwsManagedS3 => self.aws_s3_key.get().map(|id| self.key_arn(id)),
             KeyRef::Named(s) => match self.parse_ref(s).ok()? {
                 Lookup::Key(id) => Some(self.key_arn(&id)),
+                Lookup::Alias(_) if s.starts_with("arn:") => Some(s.to_string()),
                 Lookup::Alias(name) => Some(self.alias_arn(&name)),
             },
         }

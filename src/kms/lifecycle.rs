@@ -94,15 +94,12 @@ impl Kms {
     /// aliases, and the cached material.
     fn shred(&self, id: &Uuid, now: u64) -> Result<(), KmsError> {
         let mut arn = None;
-        loop {
-            let Some(old) = self
-                .tables
-                .keys
-                .get(id.as_bytes())
-                .map_err(store::storage)?
-            else {
-                break;
-            };
+        while let Some(old) = self
+            .tables
+            .keys
+            .get(id.as_bytes())
+            .map_err(store::storage)?
+        {
             let rec = KeyRecord::decode(&old)?;
             if !deletion_due(&rec, now) {
                 return Ok(()); // cancelled meanwhile

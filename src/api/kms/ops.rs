@@ -40,7 +40,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         Op::CreateKey => create_key(kms, parse(body)?, t),
         Op::DescribeKey => {
             let r: KeyOnly = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let m = kms.describe_key(key)?;
             t.key_arn = Some(m.arn.clone());
             ok(json!({ "KeyMetadata": m }))
@@ -64,7 +64,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::UpdateKeyDescription => {
             let r: UpdateDescription = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let d = r.description.ok_or_else(|| missing("Description"))?;
             kms.update_key_description(key, &d)?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
@@ -72,7 +72,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::EnableKey | Op::DisableKey => {
             let r: KeyOnly = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             if op == Op::EnableKey {
                 kms.enable_key(key)?;
@@ -83,7 +83,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::ScheduleKeyDeletion => {
             let r: ScheduleDeletion = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let days = match r.pending_window_in_days {
                 Some(d) => Some(u32::try_from(d).map_err(|_| {
                     invalid(
@@ -105,7 +105,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::CancelKeyDeletion => {
             let r: KeyOnly = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let arn = kms.cancel_key_deletion(key)?;
             t.key_arn = Some(arn.clone());
             t.changed = true;
@@ -114,7 +114,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         Op::CreateAlias | Op::UpdateAlias => {
             let r: AliasReq = parse(body)?;
             let name = r.alias_name.ok_or_else(|| missing("AliasName"))?;
-            let target = key_id(&r.target_key_id, t)?;
+            let target = key_id(kms, &r.target_key_id, t)?;
             if op == Op::CreateAlias {
                 kms.create_alias(&name, target)?;
             } else {
@@ -133,7 +133,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         Op::ListAliases => {
             let r: ListAliases = parse(body)?;
             let filter = match &r.key_id {
-                Some(k) => Some(key_id(&Some(k.clone()), t)?.to_string()),
+                Some(k) => Some(key_id(kms, &Some(k.clone()), t)?.to_string()),
                 None => None,
             };
             let aliases = kms.list_aliases(filter.as_deref())?;
@@ -149,7 +149,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::Encrypt => {
             let r: EncryptReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             check_algorithm(r.encryption_algorithm.as_deref())?;
             let pt = Zeroizing::new(blob(r.plaintext, "Plaintext")?);
             let ctx = r.encryption_context.unwrap_or_default();
@@ -172,7 +172,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
             let ctx = r.encryption_context.unwrap_or_default();
             t.context = Some(ctx.clone());
             let key = match &r.key_id {
-                Some(_) => Some(key_id(&r.key_id, t)?),
+                Some(_) => Some(key_id(kms, &r.key_id, t)?),
                 None => None,
             };
             if key.is_none() {
@@ -192,9 +192,9 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
             check_algorithm(r.source_encryption_algorithm.as_deref())?;
             check_algorithm(r.destination_encryption_algorithm.as_deref())?;
             let ct = blob(r.ciphertext_blob, "CiphertextBlob")?;
-            let dest = key_id(&r.destination_key_id, t)?.to_string();
+            let dest = key_id(kms, &r.destination_key_id, t)?.to_string();
             let src_key = match &r.source_key_id {
-                Some(_) => Some(key_id(&r.source_key_id, t)?.to_string()),
+                Some(_) => Some(key_id(kms, &r.source_key_id, t)?.to_string()),
                 None => None,
             };
             let src_ctx = r.source_encryption_context.unwrap_or_default();
@@ -214,7 +214,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::GenerateDataKey | Op::GenerateDataKeyWithoutPlaintext => {
             let r: DataKeyReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             if r.recipient.is_some() {
                 return Err(KmsError::Unsupported("Recipient is not supported.".into()).into());
             }
@@ -261,7 +261,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::EnableKeyRotation => {
             let r: RotationReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let period = match r.rotation_period_in_days {
                 Some(p) => Some(u32::try_from(p).map_err(|_| {
                     invalid(
@@ -277,14 +277,14 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::DisableKeyRotation => {
             let r: KeyOnly = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             kms.disable_key_rotation(key)?;
             changed(t)
         }
         Op::GetKeyRotationStatus => {
             let r: KeyOnly = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let s = kms.key_rotation_status(key)?;
             t.key_arn = Some(s.key_arn.clone());
             let mut v = json!({
@@ -301,7 +301,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::RotateKeyOnDemand => {
             let r: KeyOnly = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let m = kms.rotate_key_now(key)?;
             t.key_arn = Some(m.arn.clone());
             t.changed = true;
@@ -309,7 +309,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::ListKeyRotations => {
             let r: KeyPaging = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let rotations = kms.list_key_rotations(key)?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             let (page, next) = page(
@@ -334,7 +334,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::TagResource => {
             let r: TagReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let tags = r.tags.ok_or_else(|| missing("Tags"))?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             kms.tag_resource(key, tags)?;
@@ -342,7 +342,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::UntagResource => {
             let r: UntagReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let keys = r.tag_keys.ok_or_else(|| missing("TagKeys"))?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             kms.untag_resource(key, &keys)?;
@@ -350,7 +350,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::ListResourceTags => {
             let r: KeyPaging = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let tags = kms.list_resource_tags(key)?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             let (page, next) = page(
@@ -365,14 +365,14 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::GetKeyPolicy => {
             let r: PolicyReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let p = kms.get_key_policy(key, r.policy_name.as_deref())?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             ok(json!({ "Policy": p, "PolicyName": "default" }))
         }
         Op::PutKeyPolicy => {
             let r: PolicyReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let p = r.policy.ok_or_else(|| missing("Policy"))?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             kms.put_key_policy(key, r.policy_name.as_deref(), &p)?;
@@ -380,14 +380,14 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::ListKeyPolicies => {
             let r: KeyPaging = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let names = kms.list_key_policies(key)?;
             t.key_arn = Some(kms.describe_key(key)?.arn);
             ok(json!({ "PolicyNames": names, "Truncated": false }))
         }
         Op::GetParametersForImport => {
             let r: ImportParamsReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let alg = WrappingAlgorithm::parse(
                 r.wrapping_algorithm
                     .as_deref()
@@ -410,7 +410,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::ImportKeyMaterial => {
             let r: ImportReq = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let token = blob(r.import_token, "ImportToken")?;
             let material = blob(r.encrypted_key_material, "EncryptedKeyMaterial")?;
             let valid_to = match (r.expiration_model.as_deref(), r.valid_to) {
@@ -450,7 +450,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         }
         Op::DeleteImportedKeyMaterial => {
             let r: KeyOnly = parse(body)?;
-            let key = key_id(&r.key_id, t)?;
+            let key = key_id(kms, &r.key_id, t)?;
             let arn = kms.delete_imported_key_material(key)?;
             t.key_arn = Some(arn.clone());
             t.changed = true;
@@ -564,7 +564,7 @@ fn changed(t: &mut Trail) -> R {
 
 /// The required `KeyId` (or `TargetKeyId`, ...), 1 to 2048 characters; recorded for the
 /// audit line until the operation names the key's ARN.
-fn key_id<'a>(k: &'a Option<String>, t: &mut Trail) -> Result<&'a str, KmsApiError> {
+fn key_id<'a>(kms: &Kms, k: &'a Option<String>, t: &mut Trail) -> Result<&'a str, KmsApiError> {
     let k = k.as_deref().ok_or_else(|| missing("KeyId"))?;
     if k.is_empty() || k.len() > MAX_KEY_ID_LEN {
         return Err(invalid(
@@ -573,7 +573,7 @@ fn key_id<'a>(k: &'a Option<String>, t: &mut Trail) -> Result<&'a str, KmsApiErr
         ));
     }
     if t.key_arn.is_none() {
-        t.key_arn = Some(k.chars().take(256).collect());
+        t.key_arn = kms.arn_for_ref(k);
     }
     Ok(k)
 }
