@@ -760,7 +760,10 @@ async fn kms_aws_managed_key_refuses_lifecycle_changes_and_service_key_is_hidden
         .await
         .unwrap();
     let meta = head.metadata().cloned().unwrap_or_default();
-    if let Some(b64) = meta.get("coffer-encrypted-data-key") {
+    let b64 = meta
+        .get("coffer-encrypted-data-key")
+        .expect("SSE-S3 objects show their wrapped data key");
+    {
         use base64::Engine;
         let blob = base64::engine::general_purpose::STANDARD
             .decode(b64)
@@ -940,6 +943,30 @@ async fn kms_import_key_material_round_trip_and_expired_token() {
         d.key_metadata().unwrap().key_state(),
         Some(&KeyState::Enabled)
     );
+    assert_eq!(
+        d.key_metadata().unwrap().expiration_model(),
+        Some(&ExpirationModelType::KeyMaterialDoesNotExpire)
+    );
+    // S3 objects under the imported key read while it has material, not after it is deleted.
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("byok").send().await.unwrap();
+    s3.put_object()
+        .bucket("byok")
+        .key("obj")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&id)
+        .body(ByteStream::from_static(b"byok object"))
+        .send()
+        .await
+        .unwrap();
+    let o = s3
+        .get_object()
+        .bucket("byok")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read_all(o).await, b"byok object");
     let enc = kms
         .encrypt()
         .key_id(&id)
@@ -974,6 +1001,14 @@ async fn kms_import_key_material_round_trip_and_expired_token() {
         .await
         .unwrap_err();
     assert_eq!(kms_code(&e), "KMSInvalidStateException");
+    let e = s3
+        .get_object()
+        .bucket("byok")
+        .key("obj")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMS.KMSInvalidStateException");
     // Parameters for an AWS_KMS key are refused.
     let (own, _) = new_key(&kms, "own").await;
     let e = kms

@@ -14,8 +14,9 @@
 //! a request are attributed to `internal`.
 //!
 //! Writes are appends of whole lines under a lock, so concurrent requests never interleave
-//! within a line. A failed write is reported in the server log, never to the caller: losing
-//! an audit line must not make data unreadable (a deliberate choice; see DESIGN.md).
+//! within a line. A failed write (disk full, file removed) is reported in the server log,
+//! never to the caller: a deliberate choice, so an audit problem cannot make stored data
+//! unreadable. A deployment that must fail closed needs a different policy here.
 
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};

@@ -148,6 +148,13 @@ pub struct KeyMetadata {
     pub key_spec: KeySpec,
     pub encryption_algorithms: Vec<String>,
     pub multi_region: bool,
+    /// Imported (`EXTERNAL`) keys with material: `KEY_MATERIAL_EXPIRES` or
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
+    /// When imported material expires (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
 }
 
 /// One alias as `ListAliases` shows it.
@@ -659,6 +666,21 @@ impl Kms {
             key_spec: r.key_spec,
             encryption_algorithms: vec!["SYMMETRIC_DEFAULT".into()],
             multi_region: false,
+            expiration_model: match (r.origin, r.material(r.current_version)) {
+                (KeyOrigin::External, Some(m)) => Some(
+                    if m.expires_ms.is_some() {
+                        "KEY_MATERIAL_EXPIRES"
+                    } else {
+                        "KEY_MATERIAL_DOES_NOT_EXPIRE"
+                    }
+                    .into(),
+                ),
+                _ => None,
+            },
+            valid_to: r
+                .material(r.current_version)
+                .and_then(|m| m.expires_ms)
+                .map(secs),
         }
     }
 

@@ -181,11 +181,12 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
             let out = kms.decrypt(&ct, &ctx, key)?;
             t.key_arn = Some(out.key_arn.clone());
             let pt = Zeroizing::new(B64.encode(out.plaintext.expose()));
-            ok_secret(json!({
-                "KeyId": out.key_arn,
-                "Plaintext": pt.as_str(),
-                "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
-            }))
+            ok_secret(&SecretOut {
+                ciphertext_blob: None,
+                key_id: Some(&out.key_arn),
+                plaintext: &pt,
+                encryption_algorithm: Some(SYMMETRIC_DEFAULT),
+            })
         }
         Op::ReEncrypt => {
             let r: ReEncryptReq = parse(body)?;
@@ -225,11 +226,12 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
                 let out = kms.generate_data_key_with(key, &ctx, length)?;
                 t.key_arn = Some(out.key_arn.clone());
                 let pt = Zeroizing::new(B64.encode(out.plaintext.expose()));
-                ok_secret(json!({
-                    "CiphertextBlob": B64.encode(&out.ciphertext_blob),
-                    "Plaintext": pt.as_str(),
-                    "KeyId": out.key_arn,
-                }))
+                ok_secret(&SecretOut {
+                    ciphertext_blob: Some(&B64.encode(&out.ciphertext_blob)),
+                    key_id: Some(&out.key_arn),
+                    plaintext: &pt,
+                    encryption_algorithm: None,
+                })
             } else {
                 let out = kms.generate_data_key_without_plaintext(key, &ctx, length)?;
                 t.key_arn = Some(out.key_arn.clone());
@@ -257,7 +259,12 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
             let mut buf = Zeroizing::new(vec![0u8; n]);
             crate::secret::fill_random(&mut buf).map_err(|e| KmsError::Internal(e.to_string()))?;
             let pt = Zeroizing::new(B64.encode(buf.as_slice()));
-            ok_secret(json!({ "Plaintext": pt.as_str() }))
+            ok_secret(&SecretOut {
+                ciphertext_blob: None,
+                key_id: None,
+                plaintext: &pt,
+                encryption_algorithm: None,
+            })
         }
         Op::EnableKeyRotation => {
             let r: RotationReq = parse(body)?;
@@ -551,10 +558,24 @@ fn ok(v: Value) -> R {
     serde_json::to_vec(&v).map_err(|e| KmsError::Internal(e.to_string()).into())
 }
 
-/// Like [`ok`] for a response that carries a plaintext: the `Value` and its encoding are
-/// temporary; the bytes go straight to the response body.
-fn ok_secret(v: Value) -> R {
-    ok(v)
+/// A response that carries a plaintext (Decrypt, GenerateDataKey, GenerateRandom). It borrows
+/// the base64 plaintext from a zeroizing buffer and is encoded straight into the response body,
+/// so no other copy of the plaintext is left behind in a `serde_json::Value`. (The response
+/// body itself is handed to hyper, which does not zeroize; it lives only until sent.)
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SecretOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ciphertext_blob: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
+    plaintext: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_algorithm: Option<&'a str>,
+}
+
+fn ok_secret(v: &SecretOut<'_>) -> R {
+    serde_json::to_vec(v).map_err(|e| KmsError::Internal(e.to_string()).into())
 }
 
 fn changed(t: &mut Trail) -> R {
