@@ -1245,3 +1245,72 @@ async fn kms_protocol_errors_on_the_wire() {
     .await;
     assert_eq!((st, v), (200, serde_json::Value::Null));
 }
+
+#[tokio::test]
+async fn kms_key_changes_survive_a_restart_and_shredding_still_happens_after_it() {
+    let srv = TestServer::start().await;
+    let kms = srv.kms();
+    let s3 = srv.s3();
+    let (id, arn) = new_key(&kms, "durable").await;
+    s3.create_bucket().bucket("durable").send().await.unwrap();
+    s3.put_object()
+        .bucket("durable")
+        .key("obj")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&arn)
+        .body(ByteStream::from_static(b"durable data"))
+        .send()
+        .await
+        .unwrap();
+    kms.rotate_key_on_demand().key_id(&id).send().await.unwrap();
+    kms.disable_key().key_id(&id).send().await.unwrap();
+    let lines_before = audit_lines(&srv).len();
+
+    let srv = srv.restart().await;
+    let kms = srv.kms();
+    let s3 = srv.s3();
+    let d = kms.describe_key().key_id(&id).send().await.unwrap();
+    assert_eq!(
+        d.key_metadata().unwrap().key_state(),
+        Some(&KeyState::Disabled)
+    );
+    let e = s3
+        .get_object()
+        .bucket("durable")
+        .key("obj")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMS.DisabledException");
+    kms.enable_key().key_id(&id).send().await.unwrap();
+    let o = s3
+        .get_object()
+        .bucket("durable")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read_all(o).await, b"durable data");
+    let r = kms.list_key_rotations().key_id(&id).send().await.unwrap();
+    assert_eq!(r.rotations().len(), 1);
+    kms.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(30)
+        .send()
+        .await
+        .unwrap();
+
+    let srv = srv.restart().await;
+    srv.clock.advance(30 * DAY + Duration::from_secs(1));
+    let e = srv
+        .s3()
+        .get_object()
+        .bucket("durable")
+        .key("obj")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMS.NotFoundException");
+    // The audit log is appended to across restarts, never truncated.
+    assert!(audit_lines(&srv).len() > lines_before + 5);
+}

@@ -27,8 +27,10 @@ pub struct Trail {
 type R = Result<Vec<u8>, KmsApiError>;
 
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
-/// Most aliases per `ListAliases` page (AWS's limit); other lists allow 1000.
+/// Most aliases per `ListAliases` page, and the default page (AWS's limits); other lists
+/// allow 1000 (tags: 50).
 const MAX_ALIAS_PAGE: usize = 100;
+const DEFAULT_ALIAS_PAGE: usize = 50;
 const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
 const MAX_TAG_PAGE: usize = 50;
@@ -142,7 +144,7 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
                 |a| a.alias_name.clone(),
                 r.limit,
                 MAX_ALIAS_PAGE,
-                MAX_ALIAS_PAGE,
+                DEFAULT_ALIAS_PAGE,
                 r.marker,
             )?;
             ok(paged(json!({ "Aliases": page }), next))
