@@ -13,6 +13,8 @@
 
 pub mod error;
 mod ops;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +26,8 @@ use sha2::{Digest, Sha256};
 
 use crate::api::auth::{self, AuthRequest, CredentialStore};
 use crate::clock::SharedClock;
-use crate::kms::Kms;
 use crate::kms::audit::{self, Source};
+use crate::kms::{Kms, KmsError};
 use crate::server::body::{self, ResBody};
 pub use error::KmsApiError;
 
@@ -125,7 +127,7 @@ impl KmsApi {
             Ok(body) => Response::new(body::full(body)),
             Err(e) => {
                 info.error = Some(e.exception_name());
-                if let KmsApiError::Kms(crate::kms::KmsError::Internal(m)) = &e {
+                if let KmsApiError::Kms(KmsError::Internal(m)) = &e {
                     tracing::error!(request_id, error = %m, "KMS internal error");
                 }
                 let mut r = Response::new(body::full(e.to_json()));
@@ -180,8 +182,16 @@ impl KmsApi {
             ))
         })?;
         info.operation = op.name();
-        let mut trail = ops::Trail::default();
-        let r = ops::run(&self.kms, op, &bytes, &mut trail);
+        // Off the reactor: sled reads and writes, and RSA key generation for
+        // GetParametersForImport (up to a second for RSA_4096), block.
+        let kms = self.kms.clone();
+        let (r, trail) = tokio::task::spawn_blocking(move || {
+            let mut trail = ops::Trail::default();
+            let r = ops::run(&kms, op, &bytes, &mut trail);
+            (r, trail)
+        })
+        .await
+        .map_err(|e| KmsError::Internal(format!("KMS operation task failed: {e}")))?;
         let outcome = match &r {
             Ok(_) => "success",
             Err(e) => e.exception_name(),
