@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::auth::CredentialStore;
+use crate::api::kms::KmsApi;
 use crate::api::s3::S3Api;
-use crate::clock::{SharedClock, SystemClock};
+use crate::clock::{FileOffsetClock, SharedClock, SystemClock};
 use crate::config::Config;
 use crate::kms::{Kms, KmsOptions, RootKey, SeedKey};
 use crate::secret::SecretString;
@@ -86,6 +87,16 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
         message: e.to_string(),
     })?;
     let (root, dev_root_key) = find_root_key(cfg, &store)?;
+    let kms_clock: SharedClock = match &cfg.kms.test_clock_offset_file {
+        Some(path) => {
+            tracing::warn!(path = %path.display(), "the KMS clock follows a test offset file");
+            Arc::new(FileOffsetClock {
+                base: clock.clone(),
+                path: path.clone(),
+            })
+        }
+        None => clock.clone(),
+    };
     let kms = Arc::new(Kms::open(
         &store,
         root.clone(),
@@ -102,7 +113,8 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
                     description: k.description.clone(),
                 })
                 .collect(),
-            clock: clock.clone(),
+            clock: kms_clock,
+            audit_log: Some(cfg.audit_log_path()),
         },
     )?);
     let mut creds = cfg.configured_credentials();
@@ -117,12 +129,20 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
         clock.clone(),
         cfg.region.clone(),
     );
+    let creds: Arc<StaticCredentials> = Arc::new(StaticCredentials {
+        keys: creds.into_iter().collect(),
+    });
     let app = Arc::new(App {
+        kms: KmsApi {
+            kms: kms.clone(),
+            creds: creds.clone(),
+            region: cfg.region.clone(),
+            clock: clock.clone(),
+            body_read_timeout: Duration::from_secs(cfg.limits.body_read_timeout_secs),
+        },
         s3: S3Api {
             service,
-            creds: Arc::new(StaticCredentials {
-                keys: creds.into_iter().collect(),
-            }),
+            creds,
             region: cfg.region.clone(),
             vhost_domains: cfg.vhost_domains.clone(),
             clock,

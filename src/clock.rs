@@ -52,6 +52,29 @@ impl Clock for OffsetClock {
 
 pub type SharedClock = Arc<dyn Clock>;
 
+/// Testing only: another clock plus an offset in seconds read from a file on every call (a
+/// missing or unparsable file means no offset), so a test can move the time of a running
+/// binary (`kms.test_clock_offset_file`).
+pub struct FileOffsetClock {
+    pub base: SharedClock,
+    pub path: std::path::PathBuf,
+}
+
+impl Clock for FileOffsetClock {
+    fn now(&self) -> SystemTime {
+        let now = self.base.now();
+        let off = std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        if off >= 0 {
+            now + Duration::from_secs(off as u64)
+        } else {
+            now - Duration::from_secs(off.unsigned_abs())
+        }
+    }
+}
+
 /// Seconds since the Unix epoch (0 for times before it).
 pub fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)

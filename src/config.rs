@@ -74,6 +74,13 @@ pub struct KmsConfig {
     pub account_id: String,
     /// Keys created on first start with fixed ids (never overwritten).
     pub keys: Vec<SeedKeyConfig>,
+    /// The KMS audit log (JSON lines). Unset: `DATA_DIR/audit.log`.
+    pub audit_log: Option<PathBuf>,
+    /// Testing only: a file holding a number of seconds added to the KMS's clock (deletion
+    /// windows, rotation periods, import expiry), re-read on every use, so a test driving the
+    /// real binary can reach a deletion date. SigV4 keeps the real clock. Never set this in
+    /// production.
+    pub test_clock_offset_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,6 +145,8 @@ impl Default for KmsConfig {
         KmsConfig {
             account_id: DEFAULT_ACCOUNT_ID.into(),
             keys: Vec::new(),
+            audit_log: None,
+            test_clock_offset_file: None,
         }
     }
 }
@@ -221,6 +230,12 @@ impl Config {
         if let Some(v) = env.var("COFFER_LOG_FORMAT") {
             self.log.format = v;
         }
+        if let Some(v) = env.var("COFFER_AUDIT_LOG") {
+            self.kms.audit_log = Some(v.into());
+        }
+        if let Some(v) = env.var("COFFER_KMS_TEST_CLOCK_OFFSET_FILE") {
+            self.kms.test_clock_offset_file = Some(v.into());
+        }
         match (env.var("COFFER_ACCESS_KEY"), env.var("COFFER_SECRET_KEY")) {
             (Some(a), Some(s)) => {
                 self.credentials = vec![CredentialConfig {
@@ -237,6 +252,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where the KMS audit log goes.
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.kms
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.log"))
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {

@@ -20,7 +20,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve S3 (and, later, the KMS JSON API) on one endpoint.
+    /// Serve S3 and the KMS JSON API on one endpoint.
     Serve {
         /// TOML config file (see config/coffer.example.toml).
         #[arg(long)]

@@ -15,11 +15,13 @@
 //!   before acknowledging a key change.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::audit::{self, AuditEntry, AuditLog, Source};
 use super::blob;
 use super::root::RootKey;
 use super::store::{
@@ -61,6 +63,8 @@ pub struct KmsOptions {
     /// Keys created on first start with exactly these ids; never overwritten later.
     pub seed_keys: Vec<SeedKey>,
     pub clock: SharedClock,
+    /// Where the audit log goes (JSON lines); `None`: no audit log.
+    pub audit_log: Option<PathBuf>,
 }
 
 impl Default for KmsOptions {
@@ -70,6 +74,7 @@ impl Default for KmsOptions {
             account_id: "000000000000".into(),
             seed_keys: Vec::new(),
             clock: Arc::new(SystemClock),
+            audit_log: None,
         }
     }
 }
@@ -80,6 +85,7 @@ impl std::fmt::Debug for KmsOptions {
             .field("region", &self.region)
             .field("account_id", &self.account_id)
             .field("seed_keys", &self.seed_keys)
+            .field("audit_log", &self.audit_log)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +120,8 @@ pub enum KmsOpenError {
     Storage(#[from] StorageError),
     #[error("opening the KMS: {0}")]
     Kms(#[from] KmsError),
+    #[error("cannot open the KMS audit log {0}: {1}")]
+    Audit(PathBuf, std::io::Error),
 }
 
 /// AWS `KeyMetadata`, ready to be rendered by the JSON API.
@@ -140,6 +148,13 @@ pub struct KeyMetadata {
     pub key_spec: KeySpec,
     pub encryption_algorithms: Vec<String>,
     pub multi_region: bool,
+    /// Imported (`EXTERNAL`) keys with material: `KEY_MATERIAL_EXPIRES` or
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
+    /// When imported material expires (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
 }
 
 /// One alias as `ListAliases` shows it.
@@ -195,18 +210,21 @@ pub struct DataKeyOutput {
 
 /// The embedded KMS. `Send + Sync`; share it in an `Arc`.
 pub struct Kms {
-    tables: KmsTables,
+    pub(super) tables: KmsTables,
     store: Store,
-    root: RootKey,
+    pub(super) root: RootKey,
     region: String,
     account_id: String,
-    clock: SharedClock,
-    /// Unsealed material per (key id, version). Material is immutable once written.
-    materials: RwLock<HashMap<(Uuid, u32), Arc<Key32>>>,
+    pub(super) clock: SharedClock,
+    /// Unsealed material per (key id, version). A version's material never changes once
+    /// written; it only disappears (deletion, expiry, `DeleteImportedKeyMaterial`), and then
+    /// its entry is dropped here too.
+    pub(super) materials: RwLock<HashMap<(Uuid, u32), Arc<Key32>>>,
     /// Serializes first-use creation of the AWS-managed and service keys in this process.
     create_lock: Mutex<()>,
     aws_s3_key: OnceLock<Uuid>,
     service_key: OnceLock<Uuid>,
+    audit: Option<AuditLog>,
 }
 
 impl std::fmt::Debug for Kms {
@@ -240,6 +258,10 @@ impl Kms {
             create_lock: Mutex::new(()),
             aws_s3_key: OnceLock::new(),
             service_key: OnceLock::new(),
+            audit: match &opts.audit_log {
+                Some(p) => Some(AuditLog::open(p).map_err(|e| KmsOpenError::Audit(p.clone(), e))?),
+                None => None,
+            },
         };
         kms.check_root_key()?;
         for seed in &opts.seed_keys {
@@ -414,7 +436,7 @@ impl Kms {
         validate_alias_name(alias_name, false)?;
         let rec = self.resolve_named(target)?;
         if rec.key_manager != KeyManager::Customer {
-            return Err(KmsError::InvalidArgument(format!(
+            return Err(KmsError::AccessDenied(format!(
                 "Cannot create an alias for {} because it is an AWS managed key.",
                 rec.arn
             )));
@@ -441,7 +463,7 @@ impl Kms {
     pub fn delete_alias(&self, alias_name: &str) -> Result<(), KmsError> {
         validate_alias_name(alias_name, true)?;
         if alias_name.starts_with(RESERVED_ALIAS_PREFIX) {
-            return Err(KmsError::InvalidArgument(format!(
+            return Err(KmsError::AccessDenied(format!(
                 "Cannot delete AWS reserved alias {}.",
                 self.alias_arn(alias_name)
             )));
@@ -486,7 +508,7 @@ impl Kms {
     fn set_enabled(&self, key: &str, enabled: bool) -> Result<(), KmsError> {
         let rec = self.resolve_named(key)?;
         if rec.key_manager != KeyManager::Customer {
-            return Err(KmsError::InvalidArgument(format!(
+            return Err(KmsError::AccessDenied(format!(
                 "{} is an AWS managed key and cannot be {}.",
                 rec.arn,
                 if enabled { "enabled" } else { "disabled" }
@@ -582,13 +604,13 @@ impl Kms {
     pub fn rotate_key_now(&self, key: &str) -> Result<KeyMetadata, KmsError> {
         let rec = self.resolve_named(key)?;
         if rec.key_manager != KeyManager::Customer {
-            return Err(KmsError::InvalidArgument(format!(
+            return Err(KmsError::AccessDenied(format!(
                 "{} is an AWS managed key and cannot be rotated on demand.",
                 rec.arn
             )));
         }
         if rec.origin != KeyOrigin::AwsKms {
-            return Err(KmsError::InvalidArgument(format!(
+            return Err(KmsError::Unsupported(format!(
                 "{} has imported key material and cannot be rotated on demand.",
                 rec.arn
             )));
@@ -622,11 +644,11 @@ impl Kms {
 
     // ---- internals ----
 
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         unix_millis(self.clock.now())
     }
 
-    fn metadata(&self, r: &KeyRecord) -> KeyMetadata {
+    pub(super) fn metadata(&self, r: &KeyRecord) -> KeyMetadata {
         KeyMetadata {
             aws_account_id: self.account_id.clone(),
             key_id: r.key_id.clone(),
@@ -644,10 +666,25 @@ impl Kms {
             key_spec: r.key_spec,
             encryption_algorithms: vec!["SYMMETRIC_DEFAULT".into()],
             multi_region: false,
+            expiration_model: match (r.origin, r.material(r.current_version)) {
+                (KeyOrigin::External, Some(m)) => Some(
+                    if m.expires_ms.is_some() {
+                        "KEY_MATERIAL_EXPIRES"
+                    } else {
+                        "KEY_MATERIAL_DOES_NOT_EXPIRE"
+                    }
+                    .into(),
+                ),
+                _ => None,
+            },
+            valid_to: r
+                .material(r.current_version)
+                .and_then(|m| m.expires_ms)
+                .map(secs),
         }
     }
 
-    fn seal_material(
+    pub(super) fn seal_material(
         &self,
         id: &Uuid,
         version: u32,
@@ -707,11 +744,13 @@ impl Kms {
             deletion: None,
             tags,
             policy: None,
+            import_params: None,
+            imported_material_digest: None,
         })
     }
 
     /// Unsealed material of one version of a key, from the cache or the record.
-    fn material(&self, rec: &KeyRecord, version: u32) -> Result<Arc<Key32>, KmsError> {
+    pub(super) fn material(&self, rec: &KeyRecord, version: u32) -> Result<Arc<Key32>, KmsError> {
         let id = rec.id()?;
         if let Some(k) = self
             .materials
@@ -747,7 +786,7 @@ impl Kms {
     }
 
     /// Encrypts under the current version of a usable key.
-    fn seal_under(
+    pub(super) fn seal_under(
         &self,
         rec: &KeyRecord,
         plaintext: &[u8],
@@ -777,7 +816,7 @@ impl Kms {
         context: &EncryptionContext,
         internal: bool,
     ) -> Result<(SecretBytes, String), KmsError> {
-        let rec = match self.tables.get_key(&parsed.key_id)? {
+        let rec = match self.load_key(&parsed.key_id)? {
             Some(r) if internal || !r.service_owned => r,
             _ => return Err(self.key_not_found(&parsed.key_id)),
         };
@@ -787,11 +826,11 @@ impl Kms {
         Ok((plaintext, rec.arn))
     }
 
-    fn key_not_found(&self, id: &Uuid) -> KmsError {
+    pub(super) fn key_not_found(&self, id: &Uuid) -> KmsError {
         KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(id)))
     }
 
-    fn alias_not_found(&self, alias_name: &str) -> KmsError {
+    pub(super) fn alias_not_found(&self, alias_name: &str) -> KmsError {
         KmsError::NotFound(format!(
             "Alias {} is not found.",
             self.alias_arn(alias_name)
@@ -839,9 +878,9 @@ impl Kms {
 
     /// Resolves a public key reference to its record. The service key does not exist here;
     /// `alias/aws/s3` is created on first use, as in AWS.
-    fn resolve_named(&self, key: &str) -> Result<KeyRecord, KmsError> {
+    pub(super) fn resolve_named(&self, key: &str) -> Result<KeyRecord, KmsError> {
         match self.parse_ref(key)? {
-            Lookup::Key(id) => match self.tables.get_key(&id)? {
+            Lookup::Key(id) => match self.load_key(&id)? {
                 Some(r) if !r.service_owned => Ok(r),
                 _ => Err(self.key_not_found(&id)),
             },
@@ -853,7 +892,7 @@ impl Kms {
                     .ok_or_else(|| self.alias_not_found(&name))?;
                 let id = parse_key_id(&alias.target_key_id)
                     .ok_or_else(|| KmsError::Internal("stored alias target is malformed".into()))?;
-                match self.tables.get_key(&id)? {
+                match self.load_key(&id)? {
                     Some(r) if !r.service_owned => Ok(r),
                     _ => Err(self.alias_not_found(&name)),
                 }
@@ -875,8 +914,7 @@ impl Kms {
     }
 
     fn known_key(&self, id: &Uuid) -> Result<KeyRecord, KmsError> {
-        self.tables
-            .get_key(id)?
+        self.load_key(id)?
             .ok_or_else(|| KmsError::Internal(format!("key {} vanished", self.key_arn(id))))
     }
 
@@ -1003,6 +1041,79 @@ impl Kms {
         self.known_key(&id)
     }
 
+    /// Appends an audit line for a KMS use by the current caller (see [`audit`]).
+    pub fn audit(
+        &self,
+        source: Source,
+        operation: &str,
+        key_arn: Option<&str>,
+        context: Option<&EncryptionContext>,
+        error: Option<&KmsError>,
+    ) {
+        self.audit_outcome(
+            source,
+            operation,
+            key_arn,
+            context,
+            error.map_or("success", KmsError::exception_name),
+        );
+    }
+
+    /// [`Kms::audit`] with the outcome spelled out (protocol errors that are not `KmsError`s).
+    pub fn audit_outcome(
+        &self,
+        source: Source,
+        operation: &str,
+        key_arn: Option<&str>,
+        context: Option<&EncryptionContext>,
+        outcome: &str,
+    ) {
+        let Some(log) = &self.audit else { return };
+        let caller = audit::current_caller().unwrap_or_default();
+        let source = if source == Source::Internal || caller.request_id.is_some() {
+            source
+        } else {
+            Source::Internal
+        };
+        log.write(&AuditEntry {
+            time: audit::rfc3339(self.clock.now()),
+            request_id: caller.request_id.as_deref(),
+            source,
+            source_address: caller.source_address.as_deref(),
+            access_key: caller.access_key.as_deref(),
+            operation,
+            key_arn,
+            encryption_context: context.filter(|c| !c.is_empty()),
+            outcome,
+        });
+    }
+
+    /// The audit log's path, if there is one.
+    pub fn audit_log_path(&self) -> Option<&std::path::Path> {
+        self.audit.as_ref().map(AuditLog::path)
+    }
+
+    /// The ARN a caller's key reference names (key id -> key ARN, alias name -> alias ARN,
+    /// ARNs as given), for audit lines of requests that failed before resolving it; `None`
+    /// when it is not a well-formed reference. No key is created or looked up here.
+    pub fn arn_for_ref(&self, key: &str) -> Option<String> {
+        self.arn_of_ref(KeyRef::Named(key))
+    }
+
+    /// The ARN a failed key reference would have had, for the audit log (best effort; no key
+    /// is created here).
+    fn arn_of_ref(&self, key: KeyRef<'_>) -> Option<String> {
+        match key {
+            KeyRef::ServiceSseS3 => self.service_key.get().map(|id| self.key_arn(id)),
+            KeyRef::AwsManagedS3 => self.aws_s3_key.get().map(|id| self.key_arn(id)),
+            KeyRef::Named(s) => match self.parse_ref(s).ok()? {
+                Lookup::Key(id) => Some(self.key_arn(&id)),
+                Lookup::Alias(_) if s.starts_with("arn:") => Some(s.to_string()),
+                Lookup::Alias(name) => Some(self.alias_arn(&name)),
+            },
+        }
+    }
+
     /// Test-only: the plaintext material of a key version (to prove it is never stored).
     #[cfg(test)]
     pub(crate) fn material_for_test(&self, key: &str, version: u32) -> Result<Key32, KmsError> {
@@ -1026,14 +1137,27 @@ impl KeyProvider for Kms {
         key: KeyRef<'_>,
         context: &EncryptionContext,
     ) -> Result<GeneratedDataKey, KmsError> {
-        let rec = self.resolve(key)?;
-        let plaintext = Key32::random().map_err(|e| KmsError::Internal(e.to_string()))?;
-        let out = self.seal_under(&rec, plaintext.expose(), context)?;
-        Ok(GeneratedDataKey {
-            plaintext,
-            ciphertext_blob: out.ciphertext_blob,
-            key_arn: out.key_arn,
-        })
+        let mut arn = None;
+        let r = (|| {
+            let rec = self.resolve(key)?;
+            arn = Some(rec.arn.clone());
+            let plaintext = Key32::random().map_err(|e| KmsError::Internal(e.to_string()))?;
+            let out = self.seal_under(&rec, plaintext.expose(), context)?;
+            Ok(GeneratedDataKey {
+                plaintext,
+                ciphertext_blob: out.ciphertext_blob,
+                key_arn: out.key_arn,
+            })
+        })();
+        let arn = arn.or_else(|| self.arn_of_ref(key));
+        self.audit(
+            Source::S3,
+            "GenerateDataKey",
+            arn.as_deref(),
+            Some(context),
+            r.as_ref().err(),
+        );
+        r
     }
 
     fn decrypt_data_key(
@@ -1041,11 +1165,26 @@ impl KeyProvider for Kms {
         blob: &[u8],
         context: &EncryptionContext,
     ) -> Result<DecryptedDataKey, KmsError> {
-        let parsed = blob::parse(blob)?;
-        let (pt, key_arn) = self.open_blob(&parsed, context, true)?;
-        // A blob of the right key but not a 32-byte data key was not made by generate_data_key.
-        let plaintext = Key32::from_slice(pt.expose()).ok_or(KmsError::InvalidCiphertext)?;
-        Ok(DecryptedDataKey { plaintext, key_arn })
+        let parsed = blob::parse(blob);
+        let r = parsed.and_then(|parsed| {
+            let (pt, key_arn) = self.open_blob(&parsed, context, true)?;
+            // A blob of the right key but not a 32-byte data key was not made by
+            // generate_data_key.
+            let plaintext = Key32::from_slice(pt.expose()).ok_or(KmsError::InvalidCiphertext)?;
+            Ok(DecryptedDataKey { plaintext, key_arn })
+        });
+        let arn = match &r {
+            Ok(d) => Some(d.key_arn.clone()),
+            Err(_) => blob::parse(blob).ok().map(|p| self.key_arn(&p.key_id)),
+        };
+        self.audit(
+            Source::S3,
+            "Decrypt",
+            arn.as_deref(),
+            Some(context),
+            r.as_ref().err(),
+        );
+        r
     }
 
     fn resolve_key_arn(&self, key: KeyRef<'_>) -> Result<String, KmsError> {
@@ -1055,7 +1194,7 @@ impl KeyProvider for Kms {
     }
 }
 
-fn check_usable(rec: &KeyRecord) -> Result<(), KmsError> {
+pub(super) fn check_usable(rec: &KeyRecord) -> Result<(), KmsError> {
     match rec.state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", rec.arn))),
@@ -1064,16 +1203,16 @@ fn check_usable(rec: &KeyRecord) -> Result<(), KmsError> {
     }
 }
 
-fn pending_deletion(arn: &str) -> KmsError {
+pub(super) fn pending_deletion(arn: &str) -> KmsError {
     KmsError::InvalidState(format!("{arn} is pending deletion."))
 }
 
-fn pending_import(arn: &str) -> KmsError {
+pub(super) fn pending_import(arn: &str) -> KmsError {
     KmsError::InvalidState(format!("{arn} is pending import."))
 }
 
 /// A key id as AWS writes it: a hyphenated UUID (36 characters).
-fn parse_key_id(s: &str) -> Option<Uuid> {
+pub(super) fn parse_key_id(s: &str) -> Option<Uuid> {
     if s.len() != 36 {
         return None;
     }
@@ -1082,9 +1221,9 @@ fn parse_key_id(s: &str) -> Option<Uuid> {
 
 /// `alias/` followed by 1.. characters of `[A-Za-z0-9/_-]`, at most 256 in all; the reserved
 /// `alias/aws/` prefix only when `allow_reserved` (lookups, not creation).
-fn validate_alias_name(name: &str, allow_reserved: bool) -> Result<(), KmsError> {
+pub(super) fn validate_alias_name(name: &str, allow_reserved: bool) -> Result<(), KmsError> {
     let Some(rest) = name.strip_prefix("alias/") else {
-        return Err(KmsError::InvalidArgument(
+        return Err(KmsError::InvalidAliasName(
             "Alias name must begin with 'alias/'".into(),
         ));
     };
@@ -1094,39 +1233,37 @@ fn validate_alias_name(name: &str, allow_reserved: bool) -> Result<(), KmsError>
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
     {
-        return Err(KmsError::InvalidArgument(format!(
+        return Err(KmsError::InvalidAliasName(format!(
             "Alias name must be 'alias/' followed by 1 to {} characters from a-z, A-Z, 0-9, \
              '/', '_' and '-'",
             MAX_ALIAS_NAME_LEN - "alias/".len()
         )));
     }
     if !allow_reserved && name.starts_with(RESERVED_ALIAS_PREFIX) {
-        return Err(KmsError::InvalidArgument(
+        return Err(KmsError::InvalidAliasName(
             "Alias names beginning with 'alias/aws/' are reserved for AWS managed keys".into(),
         ));
     }
     Ok(())
 }
 
-fn validate_tags(tags: &[KmsTag]) -> Result<(), KmsError> {
+pub(super) fn validate_tags(tags: &[KmsTag]) -> Result<(), KmsError> {
     if tags.len() > MAX_TAGS {
-        return Err(KmsError::InvalidArgument(format!(
+        return Err(KmsError::Tag(format!(
             "A key can have at most {MAX_TAGS} tags"
         )));
     }
     for t in tags {
         if t.tag_key.is_empty() || t.tag_key.chars().count() > 128 {
-            return Err(KmsError::InvalidArgument(
-                "TagKey must be 1 to 128 characters".into(),
-            ));
+            return Err(KmsError::Tag("TagKey must be 1 to 128 characters".into()));
         }
         if t.tag_value.chars().count() > 256 {
-            return Err(KmsError::InvalidArgument(
+            return Err(KmsError::Tag(
                 "TagValue must be at most 256 characters".into(),
             ));
         }
         if t.tag_key.starts_with("aws:") {
-            return Err(KmsError::InvalidArgument(
+            return Err(KmsError::Tag(
                 "Tag keys beginning with 'aws:' are reserved".into(),
             ));
         }
@@ -1147,12 +1284,12 @@ fn random_data_key(length: DataKeyLength) -> Result<SecretBytes, KmsError> {
 }
 
 /// A random (v4) UUID from the OS random source.
-fn new_uuid() -> Result<Uuid, KmsError> {
+pub(super) fn new_uuid() -> Result<Uuid, KmsError> {
     let mut b = [0u8; 16];
     fill_random(&mut b).map_err(|e| KmsError::Internal(e.to_string()))?;
     Ok(uuid::Builder::from_random_bytes(b).into_uuid())
 }
 
-fn secs(ms: u64) -> f64 {
+pub(super) fn secs(ms: u64) -> f64 {
     ms as f64 / 1000.0
 }

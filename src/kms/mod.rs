@@ -4,8 +4,11 @@
 //! This module knows no HTTP. The S3 side reaches it only through [`KeyProvider`], so an
 //! external KMS could take its place; the KMS JSON API (a later layer) calls [`Kms`] directly.
 
+pub mod audit;
 pub mod blob;
 mod engine;
+mod import;
+mod lifecycle;
 pub mod root;
 pub mod store;
 #[cfg(test)]
@@ -21,6 +24,11 @@ use crate::secret::Key32;
 pub use engine::{
     AWS_S3_ALIAS, AWS_S3_KEY_DESCRIPTION, AliasEntry, DataKeyLength, DataKeyOutput, DecryptOutput,
     EncryptOutput, KeyMetadata, Kms, KmsOpenError, KmsOptions, MAX_DATA_KEY_LEN, SeedKey,
+};
+pub use import::{ImportParameters, WrappingAlgorithm, WrappingKeySpec};
+pub use lifecycle::{
+    DEFAULT_PENDING_WINDOW_DAYS, KeyRotation, MAX_PENDING_WINDOW_DAYS, MAX_POLICY_LEN,
+    MAX_ROTATION_PERIOD_DAYS, MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS, RotationStatus,
 };
 pub use root::{RootKey, RootKeyError};
 pub use store::{KeyManager, KeyOrigin, KeySpec, KeyState, KeyUsage, KmsTag};
@@ -100,8 +108,63 @@ pub enum KmsError {
     InvalidArgument(String),
     #[error("{0}")]
     AlreadyExists(String),
+    /// A malformed, reserved or otherwise unusable alias name (`InvalidAliasNameException`).
+    #[error("{0}")]
+    InvalidAliasName(String),
+    /// Bad tags (`TagException`).
+    #[error("{0}")]
+    Tag(String),
+    /// A feature or key type Coffer (or AWS) does not support here
+    /// (`UnsupportedOperationException`).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The operation is not allowed on this key, e.g. a lifecycle change on an AWS-managed key
+    /// (`AccessDeniedException`, as AWS answers since no key policy grants it).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// A paging marker this server did not hand out (`InvalidMarkerException`).
+    #[error("the marker is not valid")]
+    InvalidMarker,
+    /// An import token that is unknown or not for this key (`InvalidImportTokenException`).
+    #[error("{0}")]
+    InvalidImportToken(String),
+    /// An import token past its `ParametersValidTo` (`ExpiredImportTokenException`).
+    #[error("{0}")]
+    ExpiredImportToken(String),
+    /// Imported material that does not unwrap, or differs from the key's earlier material
+    /// (`IncorrectKeyMaterialException`).
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
+    /// A key policy that is not a JSON object (`MalformedPolicyDocumentException`).
+    #[error("{0}")]
+    MalformedPolicy(String),
     #[error("KMS internal error: {0}")]
     Internal(String),
+}
+
+impl KmsError {
+    /// The AWS KMS exception this error is (`__type` on the wire, `outcome` in the audit log).
+    pub fn exception_name(&self) -> &'static str {
+        match self {
+            KmsError::NotFound(_) => "NotFoundException",
+            KmsError::Disabled(_) => "DisabledException",
+            KmsError::InvalidState(_) => "KMSInvalidStateException",
+            KmsError::InvalidCiphertext => "InvalidCiphertextException",
+            KmsError::IncorrectKey => "IncorrectKeyException",
+            KmsError::InvalidArgument(_) => "ValidationException",
+            KmsError::AlreadyExists(_) => "AlreadyExistsException",
+            KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
+            KmsError::Tag(_) => "TagException",
+            KmsError::Unsupported(_) => "UnsupportedOperationException",
+            KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::InvalidMarker => "InvalidMarkerException",
+            KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
+            KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
+            KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            KmsError::MalformedPolicy(_) => "MalformedPolicyDocumentException",
+            KmsError::Internal(_) => "KMSInternalException",
+        }
+    }
 }
 
 /// What the S3 side needs from a KMS.

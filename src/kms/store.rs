@@ -177,6 +177,37 @@ pub struct KeyRecord {
     /// The key policy document; `None` means the default policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// The outstanding `GetParametersForImport` answer of an `EXTERNAL` key, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_params: Option<ImportParamsRecord>,
+    /// Hex SHA-256 commitment to the material imported first (see `import`), so a re-import
+    /// of different material is refused as AWS does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_material_digest: Option<String>,
+}
+
+/// The wrapping key pair and token handed out by `GetParametersForImport`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportParamsRecord {
+    /// Hex of the 16 random bytes the import token names.
+    pub token_id: String,
+    /// `RSAES_OAEP_SHA_1` or `RSAES_OAEP_SHA_256`.
+    pub algorithm: String,
+    /// The RSA private key (PKCS#8 DER), `RootKey::seal(import_key_aad(key id, token id))`.
+    #[serde(with = "b64")]
+    pub sealed_private_key: Vec<u8>,
+    pub valid_to_ms: u64,
+}
+
+/// AAD prefix for a sealed import wrapping key. Do not change.
+pub const IMPORT_KEY_AAD_PREFIX: &[u8] = b"coffer/v1/import-wrapping-key";
+
+/// The AAD that binds a sealed wrapping key to its KMS key and token.
+pub fn import_key_aad(key_id: &Uuid, token_id: &[u8]) -> Vec<u8> {
+    let mut aad = IMPORT_KEY_AAD_PREFIX.to_vec();
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.extend_from_slice(token_id);
+    aad
 }
 
 fn is_false(b: &bool) -> bool {

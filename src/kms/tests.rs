@@ -185,7 +185,7 @@ fn kms_key_provider_modes() {
     assert_eq!(meta.description, AWS_S3_KEY_DESCRIPTION);
     assert!(matches!(
         kms.disable_key(AWS_S3_ALIAS),
-        Err(KmsError::InvalidArgument(_))
+        Err(KmsError::AccessDenied(_))
     ));
     // Visible in ListKeys/ListAliases; the service key is not.
     let keys = kms.list_keys().unwrap();
@@ -255,11 +255,11 @@ fn kms_named_resolution_and_errors() {
     ));
     assert!(matches!(
         kms.create_alias("alias/aws/mine", &meta.key_id),
-        Err(KmsError::InvalidArgument(_))
+        Err(KmsError::InvalidAliasName(_))
     ));
     assert!(matches!(
         kms.create_alias("alias/other", AWS_S3_ALIAS),
-        Err(KmsError::InvalidArgument(_))
+        Err(KmsError::AccessDenied(_))
     ));
     assert_eq!(kms.list_aliases(Some(&meta.arn)).unwrap().len(), 1);
     kms.delete_alias("alias/my-key").unwrap();
@@ -775,5 +775,305 @@ mod prop {
             b[i] ^= flip;
             prop_assert!(kms.decrypt_data_key(&b, &c).is_err());
         }
+    }
+}
+
+// ---- lifecycle: deletion (crypto-shredding), rotation, import, audit ----
+
+fn open_at(
+    dir: &Path,
+    clock: Arc<crate::clock::OffsetClock>,
+    audit: Option<PathBuf>,
+) -> (Store, Kms) {
+    open_with(
+        dir,
+        ROOT_A,
+        KmsOptions {
+            clock,
+            audit_log: audit,
+            ..KmsOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+#[test]
+fn kms_deletion_window_end_shreds_the_key_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = crate::clock::OffsetClock::new();
+    let (s, kms) = open_at(dir.path(), clock.clone(), None);
+    let meta = kms.create_key("doomed", vec![], KeyOrigin::AwsKms).unwrap();
+    kms.create_alias("alias/doomed", &meta.key_id).unwrap();
+    let c = ctx(&[("k", "v")]);
+    let enc = kms.encrypt(&meta.key_id, b"secret", &c).unwrap();
+    kms.rotate_key_now(&meta.key_id).unwrap();
+    let id = uuid::Uuid::parse_str(&meta.key_id).unwrap();
+    let sealed: Vec<Vec<u8>> = kms
+        .tables
+        .get_key(&id)
+        .unwrap()
+        .unwrap()
+        .materials
+        .iter()
+        .map(|m| m.sealed.clone())
+        .collect();
+    assert_eq!(sealed.len(), 2);
+
+    let m = kms.schedule_key_deletion(&meta.key_id, Some(7)).unwrap();
+    assert_eq!(m.key_state, KeyState::PendingDeletion);
+    assert!(matches!(
+        kms.decrypt(&enc.ciphertext_blob, &c, None),
+        Err(KmsError::InvalidState(_))
+    ));
+    // Cancel brings it back disabled; schedule again.
+    kms.cancel_key_deletion(&meta.key_id).unwrap();
+    assert_eq!(
+        kms.describe_key(&meta.key_id).unwrap().key_state,
+        KeyState::Disabled
+    );
+    kms.schedule_key_deletion(&meta.key_id, Some(7)).unwrap();
+    clock.advance(6 * DAY);
+    assert_eq!(kms.maintain().unwrap(), 1);
+    assert!(
+        kms.describe_key(&meta.key_id).is_ok(),
+        "still inside the window"
+    );
+    clock.advance(DAY + std::time::Duration::from_secs(1));
+    assert_eq!(kms.maintain().unwrap(), 1);
+    flush(&s);
+    assert!(matches!(
+        kms.describe_key(&meta.key_id),
+        Err(KmsError::NotFound(_))
+    ));
+    assert!(matches!(
+        kms.decrypt(&enc.ciphertext_blob, &c, None),
+        Err(KmsError::NotFound(_))
+    ));
+    assert!(kms.list_aliases(None).unwrap().is_empty());
+    assert!(kms.materials.read().unwrap().keys().all(|(k, _)| *k != id));
+    // Nothing of the key is left in any KMS table: not its id, not its sealed material.
+    for table in [store::KEYS_TABLE, store::ALIASES_TABLE, store::META_TABLE] {
+        for kv in s.table(table).unwrap().scan_prefix(b"") {
+            let (k, v) = kv.unwrap();
+            for hay in [&k, &v] {
+                assert!(!contains(hay, id.as_bytes()), "{table} holds the key id");
+                assert!(
+                    !contains(hay, meta.key_id.as_bytes()),
+                    "{table} holds the key id"
+                );
+                for sm in &sealed {
+                    assert!(!contains(hay, sm), "{table} holds sealed material");
+                }
+            }
+        }
+    }
+    // And it stays gone after a reopen.
+    drop(kms);
+    drop(s);
+    let (_s, kms) = open_at(dir.path(), clock, None);
+    assert!(matches!(
+        kms.decrypt(&enc.ciphertext_blob, &c, None),
+        Err(KmsError::NotFound(_))
+    ));
+}
+
+#[test]
+fn kms_automatic_rotation_follows_the_clock_and_old_material_decrypts() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = crate::clock::OffsetClock::new();
+    let (_s, kms) = open_at(dir.path(), clock.clone(), None);
+    let meta = kms
+        .create_key("rotating", vec![], KeyOrigin::AwsKms)
+        .unwrap();
+    let c = EncryptionContext::new();
+    let v1 = kms.encrypt(&meta.key_id, b"one", &c).unwrap();
+    assert!(matches!(
+        kms.enable_key_rotation(&meta.key_id, Some(89)),
+        Err(KmsError::InvalidArgument(_))
+    ));
+    kms.enable_key_rotation(&meta.key_id, Some(90)).unwrap();
+    let st = kms.key_rotation_status(&meta.key_id).unwrap();
+    assert!(st.enabled);
+    assert_eq!(st.period_days, Some(90));
+    clock.advance(91 * DAY);
+    kms.maintain().unwrap();
+    let rot = kms.list_key_rotations(&meta.key_id).unwrap();
+    assert_eq!(rot.len(), 1);
+    assert_eq!(rot[0].rotation_type, store::RotationType::Automatic);
+    let v2 = kms.encrypt(&meta.key_id, b"two", &c).unwrap();
+    assert_eq!(blob::parse(&v2.ciphertext_blob).unwrap().key_version, 2);
+    // Lazily on use, too.
+    clock.advance(91 * DAY);
+    let v3 = kms.encrypt(&meta.key_id, b"three", &c).unwrap();
+    assert_eq!(blob::parse(&v3.ciphertext_blob).unwrap().key_version, 3);
+    for (b, pt) in [(&v1, b"one".as_slice()), (&v2, b"two"), (&v3, b"three")] {
+        assert_eq!(
+            kms.decrypt(&b.ciphertext_blob, &c, None)
+                .unwrap()
+                .plaintext
+                .expose(),
+            pt
+        );
+    }
+    kms.rotate_key_now(&meta.key_id).unwrap();
+    assert_eq!(kms.list_key_rotations(&meta.key_id).unwrap().len(), 3);
+}
+
+#[test]
+fn kms_import_wraps_unwraps_and_refuses_expired_tokens() {
+    use rsa::pkcs8::DecodePublicKey;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = crate::clock::OffsetClock::new();
+    let (_s, kms) = open_at(dir.path(), clock.clone(), None);
+    let meta = kms.create_key("byok", vec![], KeyOrigin::External).unwrap();
+    assert_eq!(meta.key_state, KeyState::PendingImport);
+    let c = EncryptionContext::new();
+    assert!(matches!(
+        kms.encrypt(&meta.key_id, b"x", &c),
+        Err(KmsError::InvalidState(_))
+    ));
+    let material = [0x42u8; 32];
+    let wrap = |p: &ImportParameters| {
+        let pk = rsa::RsaPublicKey::from_public_key_der(&p.public_key).unwrap();
+        pk.encrypt(
+            &mut rsa::rand_core::OsRng,
+            rsa::Oaep::new::<rsa::sha2::Sha256>(),
+            &material,
+        )
+        .unwrap()
+    };
+    // An expired token is refused.
+    let p = kms
+        .get_parameters_for_import(
+            &meta.key_id,
+            WrappingAlgorithm::RsaesOaepSha256,
+            WrappingKeySpec::Rsa2048,
+        )
+        .unwrap();
+    clock.advance(DAY + std::time::Duration::from_secs(1));
+    assert!(matches!(
+        kms.import_key_material(&meta.key_id, &p.import_token, &wrap(&p), None),
+        Err(KmsError::ExpiredImportToken(_))
+    ));
+    let p = kms
+        .get_parameters_for_import(
+            &meta.key_id,
+            WrappingAlgorithm::RsaesOaepSha256,
+            WrappingKeySpec::Rsa2048,
+        )
+        .unwrap();
+    kms.import_key_material(&meta.key_id, &p.import_token, &wrap(&p), None)
+        .unwrap();
+    // Single use.
+    assert!(matches!(
+        kms.import_key_material(&meta.key_id, &p.import_token, &wrap(&p), None),
+        Err(KmsError::InvalidImportToken(_))
+    ));
+    let enc = kms.encrypt(&meta.key_id, b"byok data", &c).unwrap();
+    assert_eq!(
+        kms.decrypt(&enc.ciphertext_blob, &c, None)
+            .unwrap()
+            .plaintext
+            .expose(),
+        b"byok data"
+    );
+    // Delete the material: unusable; reimporting other material is refused, the same works.
+    kms.delete_imported_key_material(&meta.key_id).unwrap();
+    assert!(matches!(
+        kms.decrypt(&enc.ciphertext_blob, &c, None),
+        Err(KmsError::InvalidState(_))
+    ));
+    let p = kms
+        .get_parameters_for_import(
+            &meta.key_id,
+            WrappingAlgorithm::RsaesOaepSha1,
+            WrappingKeySpec::Rsa2048,
+        )
+        .unwrap();
+    let pk = rsa::RsaPublicKey::from_public_key_der(&p.public_key).unwrap();
+    let other = pk
+        .encrypt(
+            &mut rsa::rand_core::OsRng,
+            rsa::Oaep::new::<sha1_010::Sha1>(),
+            &[7u8; 32],
+        )
+        .unwrap();
+    assert!(matches!(
+        kms.import_key_material(&meta.key_id, &p.import_token, &other, None),
+        Err(KmsError::IncorrectKeyMaterial(_))
+    ));
+    let same = pk
+        .encrypt(
+            &mut rsa::rand_core::OsRng,
+            rsa::Oaep::new::<sha1_010::Sha1>(),
+            &material,
+        )
+        .unwrap();
+    let now_ms = crate::clock::unix_millis(crate::clock::Clock::now(&*clock));
+    kms.import_key_material(
+        &meta.key_id,
+        &p.import_token,
+        &same,
+        Some(now_ms + 3_600_000),
+    )
+    .unwrap();
+    assert_eq!(
+        kms.decrypt(&enc.ciphertext_blob, &c, None)
+            .unwrap()
+            .plaintext
+            .expose(),
+        b"byok data"
+    );
+    // Material with an expiry goes away when it passes.
+    clock.advance(std::time::Duration::from_secs(3601));
+    assert_eq!(
+        kms.describe_key(&meta.key_id).unwrap().key_state,
+        KeyState::PendingImport
+    );
+    assert!(matches!(
+        kms.decrypt(&enc.ciphertext_blob, &c, None),
+        Err(KmsError::InvalidState(_))
+    ));
+}
+
+#[test]
+fn kms_audit_log_has_a_line_per_use_and_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let clock = crate::clock::OffsetClock::new();
+    let (_s, kms) = open_at(&dir.path().join("db"), clock, Some(log.clone()));
+    let c = ctx(&[("aws:s3:arn", "arn:aws:s3:::b/k")]);
+    let dk = kms.generate_data_key(KeyRef::AwsManagedS3, &c).unwrap();
+    kms.decrypt_data_key(&dk.ciphertext_blob, &c).unwrap();
+    assert!(
+        kms.decrypt_data_key(&dk.ciphertext_blob, &EncryptionContext::new())
+            .is_err()
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0]["operation"], "GenerateDataKey");
+    assert_eq!(lines[0]["key_arn"], dk.key_arn.as_str());
+    assert_eq!(
+        lines[0]["encryption_context"]["aws:s3:arn"],
+        "arn:aws:s3:::b/k"
+    );
+    assert_eq!(lines[1]["outcome"], "success");
+    assert_eq!(lines[2]["outcome"], "InvalidCiphertextException");
+    let b64 = |b: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    for secret in [
+        hex::encode(dk.plaintext.expose()),
+        b64(dk.plaintext.expose()),
+        b64(&dk.ciphertext_blob),
+    ] {
+        assert!(!text.contains(&secret));
     }
 }

@@ -13,10 +13,11 @@ pub mod io;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -25,15 +26,22 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::api::kms::KmsApi;
 use crate::api::s3::S3Api;
 use crate::config::LimitsConfig;
+use crate::kms::audit::{self, Caller};
 use body::ResBody;
 
 /// Everything a connection needs.
 pub struct App {
     pub s3: S3Api,
+    pub kms: KmsApi,
     pub limits: LimitsConfig,
 }
+
+/// How often the KMS applies what its clock made due (deletion windows that ended, automatic
+/// rotations, expired imported material) to keys nobody is using; used keys get it on use.
+pub const KMS_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Serves `listener` until `shutdown` resolves, then lets in-flight requests finish for up to
 /// `grace` before returning.
@@ -54,6 +62,21 @@ pub async fn run(
         // A client may shut its write side after the request and still read the answer.
         .half_close(true);
     let idle = Duration::from_secs(app.limits.idle_timeout_secs);
+    let maintenance = {
+        let kms = app.kms.kms.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(KMS_MAINTENANCE_INTERVAL);
+            loop {
+                tick.tick().await;
+                let kms = kms.clone();
+                match tokio::task::spawn_blocking(move || kms.maintain()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "KMS maintenance failed"),
+                    Err(e) => tracing::error!(error = %e, "KMS maintenance task failed"),
+                }
+            }
+        })
+    };
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -63,7 +86,7 @@ pub async fn run(
                 Err(_) => break,
             },
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             r = listener.accept() => match r {
                 Ok(s) => s,
@@ -82,7 +105,7 @@ pub async fn run(
         let app = app.clone();
         let svc = service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(dispatch(&app, req).await) }
+            async move { Ok::<_, Infallible>(dispatch(&app, req, peer).await) }
         });
         let conn = builder.serve_connection(io, svc).into_owned();
         let conn = graceful.watch(conn);
@@ -94,6 +117,7 @@ pub async fn run(
         });
     }
     drop(listener);
+    maintenance.abort();
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(grace) => {
@@ -113,22 +137,35 @@ pub fn new_request_id() -> String {
     hex::encode_upper(b)
 }
 
-async fn dispatch(app: &App, req: Request<Incoming>) -> Response<ResBody> {
+async fn dispatch(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<ResBody> {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = req.method().clone();
     if method == Method::GET && req.uri().path() == "/health" {
         return health();
     }
+    let caller = Caller {
+        request_id: Some(request_id.clone()),
+        source_address: Some(peer.ip().to_string()),
+        access_key: None,
+    };
     if method == Method::POST
         && req.uri().path() == "/"
         && req.headers().contains_key("x-amz-target")
     {
-        let resp = kms_not_yet(&request_id);
-        tracing::info!(request_id, method = %method, api = "kms", status = resp.status().as_u16(), "request");
+        let (resp, info) = audit::with_caller(caller, app.kms.handle(req, &request_id)).await;
+        let status = resp.status().as_u16();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::error!(request_id, method = %method, api = "kms", op = info.operation,
+                status, bytes_in = info.bytes_in, ms, access_key = info.access_key, error = info.error, "request");
+        } else {
+            tracing::info!(request_id, method = %method, api = "kms", op = info.operation,
+                status, bytes_in = info.bytes_in, ms, access_key = info.access_key, error = info.error, "request");
+        }
         return resp;
     }
-    let (resp, info) = app.s3.handle(req, &request_id).await;
+    let (resp, info) = audit::with_caller(caller, app.s3.handle(req, &request_id)).await;
     let status = resp.status().as_u16();
     let bytes_out = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -147,25 +184,6 @@ fn health() -> Response<ResBody> {
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain"),
-    );
-    r
-}
-
-/// The KMS JSON API comes with its own work item; until then its requests get a clear error.
-fn kms_not_yet(request_id: &str) -> Response<ResBody> {
-    let body = serde_json::json!({
-        "__type": "UnsupportedOperationException",
-        "message": "The KMS JSON API is not served yet by this Coffer version.",
-    })
-    .to_string();
-    let mut r = Response::new(body::full(body));
-    *r.status_mut() = StatusCode::BAD_REQUEST;
-    if let Ok(v) = http::HeaderValue::from_str(request_id) {
-        r.headers_mut().insert("x-amzn-requestid", v);
-    }
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-amz-json-1.1"),
     );
     r
 }

@@ -134,8 +134,28 @@ impl TestServer {
         Self::start_in(dir, |_| {}).await
     }
 
+    /// An S3 client whose signing clock is the server's (so advancing `clock` does not make
+    /// its requests look skewed).
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        s3_client(&self.endpoint(), ACCESS_KEY, SECRET_KEY)
+        let conf = s3_config(&self.endpoint(), ACCESS_KEY, SECRET_KEY)
+            .to_builder()
+            .time_source(ServerTime(self.clock.clone()))
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// An aws-sdk-kms client on the server's endpoint and clock.
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "test",
+            ))
+            .time_source(ServerTime(self.clock.clone()))
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
     }
 
     pub fn s3_with(&self, access: &str, secret: &str) -> aws_sdk_s3::Client {
@@ -149,8 +169,35 @@ impl Drop for TestServer {
     }
 }
 
+/// The SDKs' clock, following the server's test clock.
+#[derive(Debug, Clone)]
+pub struct ServerTime(pub Arc<OffsetClock>);
+
+impl aws_smithy_async::time::TimeSource for ServerTime {
+    fn now(&self) -> std::time::SystemTime {
+        coffer::clock::Clock::now(&*self.0)
+    }
+}
+
+/// The error code of an aws-sdk-kms error (its `__type`).
+pub fn kms_code<E>(
+    err: &aws_sdk_kms::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    match err.as_service_error().and_then(|e| e.code()) {
+        Some(c) => c.to_string(),
+        None => format!("{err:?}"),
+    }
+}
+
 pub fn s3_client(endpoint: &str, access: &str, secret: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
+    aws_sdk_s3::Client::from_conf(s3_config(endpoint, access, secret))
+}
+
+fn s3_config(endpoint: &str, access: &str, secret: &str) -> aws_sdk_s3::Config {
+    aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
@@ -159,8 +206,7 @@ pub fn s3_client(endpoint: &str, access: &str, secret: &str) -> aws_sdk_s3::Clie
         // Streaming (aws-chunked) uploads are refused until that support lands.
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+        .build()
 }
 
 /// Deterministic pseudo-random bytes (xorshift) so failures reproduce.

@@ -105,6 +105,7 @@ impl S3Api {
         )
         .map_err(auth_error)?;
         info.access_key = Some(verified.access_key_id.clone());
+        crate::kms::audit::set_access_key(&verified.access_key_id);
         let endpoint = router::route(&RouteInput {
             method: &parts.method,
             uri: &parts.uri,
@@ -390,9 +391,17 @@ pub fn kms_error(e: KmsError) -> S3Error {
         KmsError::InvalidCiphertext | KmsError::IncorrectKey => {
             S3Error::new(C::KmsInvalidCiphertext, msg)
         }
-        KmsError::InvalidArgument(_) | KmsError::AlreadyExists(_) => {
-            S3Error::new(C::InvalidArgument, msg)
-        }
+        KmsError::InvalidArgument(_)
+        | KmsError::AlreadyExists(_)
+        | KmsError::InvalidAliasName(_)
+        | KmsError::Tag(_)
+        | KmsError::Unsupported(_)
+        | KmsError::InvalidMarker
+        | KmsError::InvalidImportToken(_)
+        | KmsError::ExpiredImportToken(_)
+        | KmsError::IncorrectKeyMaterial(_)
+        | KmsError::MalformedPolicy(_) => S3Error::new(C::InvalidArgument, msg),
+        KmsError::AccessDenied(_) => S3Error::new(C::AccessDenied, msg),
         KmsError::Internal(m) => {
             tracing::error!(error = %m, "KMS internal error");
             S3Error::new(
