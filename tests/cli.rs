@@ -63,6 +63,11 @@ pub fn run_script(name: &str, args: &[&str]) {
     )
     .expect("config");
     let data_dir = data.path().join("data");
+    let audit_log = data.path().join("audit.log");
+    let clock_offset = data.path().join("kms-clock-offset");
+    std::fs::write(&clock_offset, "0").expect("clock offset file");
+    let audit_s = audit_log.to_str().expect("utf-8 path").to_string();
+    let clock_s = clock_offset.to_str().expect("utf-8 path").to_string();
     let mut all_args = vec![
         "--listen",
         "127.0.0.1:0",
@@ -77,6 +82,9 @@ pub fn run_script(name: &str, args: &[&str]) {
         &[
             ("COFFER_ACCESS_KEY", ACCESS_KEY),
             ("COFFER_SECRET_KEY", SECRET_KEY),
+            ("COFFER_AUDIT_LOG", &audit_s),
+            // Test-only: lets a script move the KMS clock of the running binary (deletion dates).
+            ("COFFER_KMS_TEST_CLOCK_OFFSET_FILE", &clock_s),
         ],
     )
     .expect("coffer serve");
@@ -109,22 +117,25 @@ pub fn run_script(name: &str, args: &[&str]) {
         .env("SEED_KEY_ID", CLI_SEED_KEY_ID)
         .env("SEED_KEY_ALIAS", CLI_SEED_ALIAS)
         .env("DATA_DIR", &data_dir)
+        .env("COFFER_AUDIT_LOG", &audit_log)
+        .env("COFFER_KMS_TEST_CLOCK_OFFSET_FILE", &clock_offset)
         .env("WORK", work.path())
         .current_dir(work.path())
         .output()
         .expect("run script");
     assert!(
         out.status.success(),
-        "{name} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+        "{name} failed ({})\n--- stdout\n{}\n--- stderr\n{}\n--- server log (tail)\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        server.log_tail(40)
     );
     drop(server);
 }
 
 /// Scripts and the tests that run them.
-const REGISTERED: &[&str] = &["s3_scenario.sh"];
+const REGISTERED: &[&str] = &["s3_scenario.sh", "kms_scenario.sh", "kms_boto3.py"];
 
 #[test]
 fn all_scripts_are_registered() {
@@ -142,4 +153,14 @@ fn all_scripts_are_registered() {
 #[test]
 fn aws_cli_s3_scenario() {
     run_script("s3_scenario.sh", &[]);
+}
+
+#[test]
+fn aws_cli_kms_scenario() {
+    run_script("kms_scenario.sh", &[]);
+}
+
+#[test]
+fn boto3_kms_scenario() {
+    run_script("kms_boto3.py", &[]);
 }

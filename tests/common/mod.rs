@@ -253,9 +253,18 @@ pub struct BinaryServer {
     pub child: Child,
     pub endpoint: String,
     pub stdout: String,
+    /// Where the server's stderr (its log) is copied.
+    pub log_path: PathBuf,
 }
 
 impl BinaryServer {
+    /// The last `n` lines of the server's log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     /// Starts `coffer serve` with `args` and `envs`; returns once it printed its endpoint, or
     /// `Err(stderr)` if it exited.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Result<BinaryServer, String> {
@@ -293,16 +302,21 @@ impl BinaryServer {
                     let mut sink = String::new();
                     let _ = reader.read_to_string(&mut sink);
                 });
+                // The server's log goes to a file a failing test can show.
+                let log_path = std::env::temp_dir().join(format!("coffer-test-{}.log", child.id()));
                 if let Some(mut e) = child.stderr.take() {
+                    let path = log_path.clone();
                     std::thread::spawn(move || {
-                        let mut sink = Vec::new();
-                        let _ = e.read_to_end(&mut sink);
+                        if let Ok(mut f) = std::fs::File::create(&path) {
+                            let _ = std::io::copy(&mut e, &mut f);
+                        }
                     });
                 }
                 return Ok(BinaryServer {
                     child,
                     endpoint,
                     stdout: seen,
+                    log_path,
                 });
             }
         }
