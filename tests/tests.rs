@@ -3,6 +3,7 @@
 //! - `s3_auth`: SigV4 header auth, presigned URLs, their errors
 //! - `s3_bad_input`: malformed requests on the wire, AWS's error codes, nothing changed
 //! - `at_rest`: what is on disk (no plaintext), tampering, golden files, restarts
+//! - `s3_stream`: aws-chunked uploads (SDK defaults and hand-built bodies), checksums, 100-continue
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
 
 mod common;
@@ -12,3 +13,4 @@ mod cli;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_objects;
+mod s3_stream;

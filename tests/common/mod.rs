@@ -144,6 +144,8 @@ impl Drop for TestServer {
     }
 }
 
+/// An aws-sdk-s3 client with the SDK's default checksum behaviour (CRC32 on every upload, sent
+/// as an aws-chunked trailer for streaming bodies; response checksums validated).
 pub fn s3_client(endpoint: &str, access: &str, secret: &str) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -151,9 +153,6 @@ pub fn s3_client(endpoint: &str, access: &str, secret: &str) -> aws_sdk_s3::Clie
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(access, secret, None, None, "test"))
         .force_path_style(true)
-        // Streaming (aws-chunked) uploads are refused until that support lands.
-        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }

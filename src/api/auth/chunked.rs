@@ -140,6 +140,21 @@ impl ChunkSigner {
         self.key.sign(sts.as_bytes())
     }
 
+    /// The client side: signs the next chunk's `data` and advances the chain.
+    pub fn sign_next_chunk(&mut self, data: &[u8]) -> [u8; 32] {
+        let sig = self.chunk_signature(&Sha256::digest(data).into());
+        self.prev = sig;
+        sig
+    }
+
+    /// The client side: signs the trailer (`canonical`: its `name:value\n` lines) and
+    /// advances the chain.
+    pub fn sign_trailer(&mut self, canonical: &[u8]) -> [u8; 32] {
+        let sig = self.trailer_signature(canonical);
+        self.prev = sig;
+        sig
+    }
+
     /// Checks `provided` (hex) against `expected` in constant time and advances the chain.
     fn accept(&mut self, expected: [u8; 32], provided: &str) -> Result<(), ChunkedError> {
         let mut got = [0u8; 32];

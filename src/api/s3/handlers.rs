@@ -602,6 +602,11 @@ impl S3Api {
         let raw = body.read_limited(xml::MAX_XML_BODY).await?;
         let mut digests = Digests::new(checks, false);
         digests.update(&raw);
+        if let Some((alg, value)) = crate::service::objects::BodySource::trailing_checksum(body) {
+            digests
+                .expect_trailing_checksum(alg, value)
+                .map_err(service_error)?;
+        }
         digests.finish().map_err(service_error)?;
         let req: xml::Delete = xml::parse_xml(&raw)?;
         if req.objects.len() > xml::MAX_DELETE_OBJECTS {
