@@ -4,6 +4,8 @@
 //! - `s3_bad_input`: malformed requests on the wire, AWS's error codes, nothing changed
 //! - `at_rest`: what is on disk (no plaintext), tampering, golden files, restarts
 //! - `s3_stream`: aws-chunked uploads (SDK defaults and hand-built bodies), checksums, 100-continue
+//! - `s3_copy`: CopyObject (SSE of the destination, directives, copy-source conditionals)
+//! - `s3_conditional`: conditional GET/HEAD/PUT, response-* overrides
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
 
 mod common;
@@ -12,5 +14,7 @@ mod at_rest;
 mod cli;
 mod s3_auth;
 mod s3_bad_input;
+mod s3_conditional;
+mod s3_copy;
 mod s3_objects;
 mod s3_stream;

@@ -6,6 +6,7 @@
 //! into headers and XML. Every failure is an [`S3Error`], rendered in one place as S3's error
 //! XML with the request id.
 
+mod copy;
 pub mod error;
 mod handlers;
 mod headers;
@@ -271,6 +272,11 @@ impl S3Api {
             ),
             E::DeleteObjects { bucket } => self.delete_objects(ctx, &bucket, body).await,
             E::PutObject { bucket, key } => self.put_object(ctx, &bucket, &key, body).await,
+            E::CopyObject {
+                bucket,
+                key,
+                copy_source,
+            } => self.copy_object(ctx, &bucket, &key, copy_source).await,
             E::GetObject {
                 bucket,
                 key,
