@@ -6,6 +6,7 @@
 //! - `s3_stream`: aws-chunked uploads (SDK defaults and hand-built bodies), checksums, 100-continue
 //! - `s3_copy`: CopyObject (SSE of the destination, directives, copy-source conditionals)
 //! - `s3_conditional`: conditional GET/HEAD/PUT, response-* overrides
+//! - `tls`: HTTPS with the generated certificate, HTTP/2 by ALPN, HTTP and HTTPS side by side
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
 
 mod common;
@@ -18,3 +19,4 @@ mod s3_conditional;
 mod s3_copy;
 mod s3_objects;
 mod s3_stream;
+mod tls;
