@@ -34,7 +34,14 @@ async fn conditional_get_and_head() {
     let at = |d: i64| aws_smithy_types::DateTime::from_secs(modified.secs() + d);
 
     // (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since) -> status
-    let cases: Vec<(Option<&str>, Option<&str>, Option<i64>, Option<i64>, u16)> = vec![
+    type Case<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<i64>,
+        Option<i64>,
+        u16,
+    );
+    let cases: Vec<Case> = vec![
         (Some(&etag), None, None, None, 200),
         (Some("\"nope\""), None, None, None, 412),
         (Some("*"), None, None, None, 200),

@@ -414,9 +414,7 @@ impl BodySource for RequestBody {
         }
         loop {
             while !self.pending.is_empty() {
-                let Some(dec) = self.decoder.as_mut() else {
-                    return None;
-                };
+                let dec = self.decoder.as_mut()?;
                 match dec.decode(&mut self.pending) {
                     Ok(Some(data)) => return Some(Ok(data)),
                     Ok(None) => {}
