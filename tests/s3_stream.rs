@@ -634,3 +634,67 @@ async fn expect_100_continue() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(get(&s3, "exp", "k").await == data);
 }
+
+#[tokio::test]
+async fn sdk_wrong_content_md5_is_bad_digest() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("md5").send().await.unwrap();
+    let good = B64.encode(md5::Md5::digest(b"hello"));
+    s3.put_object()
+        .bucket("md5")
+        .key("ok")
+        .content_md5(&good)
+        .body(b"hello".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .put_object()
+        .bucket("md5")
+        .key("bad")
+        .content_md5(&good)
+        .body(b"hellO".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "BadDigest");
+    assert_eq!(head_status(&s3, "md5", "bad").await, Err("NotFound".into()));
+}
+
+/// The named limits, hit over the wire: an oversized chunk header or trailer is refused
+/// (InvalidRequest) and nothing is stored.
+#[tokio::test]
+async fn chunk_header_and_trailer_limits_over_the_wire() {
+    use coffer::api::auth::chunked::{MAX_CHUNK_HEADER_LEN, MAX_TRAILER_LEN};
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("lim").send().await.unwrap();
+    let crc = checksum_b64("CRC32", b"abc");
+    let long_ext = format!(
+        "3;{}\r\nabc\r\n0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n",
+        "x".repeat(MAX_CHUNK_HEADER_LEN)
+    );
+    let long_trailer = format!(
+        "3\r\nabc\r\n0\r\nx-amz-checksum-crc32:{crc}{}\r\n\r\n",
+        " ".repeat(MAX_TRAILER_LEN)
+    );
+    for (i, body) in [long_ext, long_trailer].into_iter().enumerate() {
+        let s = Streaming {
+            claim: UNSIGNED_TRAILER,
+            trailer: Some("x-amz-checksum-crc32"),
+            decoded_len: 3,
+            wire_len: body.len(),
+        };
+        let key = format!("k{i}");
+        let (head, _) = signed_head(srv.addr, &format!("/lim/{key}"), &s);
+        let r = raw_exchange(srv.addr, &head, body.as_bytes()).await;
+        assert_eq!(r.status, 400, "{i}: {}", r.body);
+        assert!(
+            r.body.contains("InvalidRequest") && r.body.contains("longer than"),
+            "{}",
+            r.body
+        );
+        assert_eq!(head_status(&s3, "lim", &key).await, Err("NotFound".into()));
+    }
+}

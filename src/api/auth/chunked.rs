@@ -269,7 +269,10 @@ impl Decoder {
                 State::Data(left) => {
                     let n = usize::try_from(left).unwrap_or(usize::MAX).min(input.len());
                     let piece = input.split_to(n);
-                    self.chunk_hash.update(&piece);
+                    // Only a signed chunk needs its hash (SHA-256 is the costliest step here).
+                    if self.mode.signed() {
+                        self.chunk_hash.update(&piece);
+                    }
                     let left = left - n as u64;
                     self.state = if left == 0 {
                         State::DataEnd(0)
