@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use coffer::config::{Config, ProcessEnv};
+use coffer::server::tls::TlsSource;
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +35,19 @@ enum Command {
         /// Seconds in-flight requests get to finish after SIGTERM.
         #[arg(long, default_value_t = 30)]
         shutdown_grace_secs: u64,
+        /// Serve HTTPS on --listen with this PEM certificate chain (needs --tls-key).
+        #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key for --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve HTTPS on --listen with a certificate for localhost and 127.0.0.1, generated
+        /// once into DATA_DIR/tls/ (cert.pem doubles as the clients' --ca-bundle).
+        #[arg(long)]
+        tls_self_signed: bool,
+        /// With TLS on: also serve plain HTTP on this ADDR:PORT.
+        #[arg(long)]
+        listen_http: Option<String>,
     },
 }
 
@@ -45,6 +59,10 @@ fn main() -> ExitCode {
             listen,
             data_dir,
             shutdown_grace_secs,
+            tls_cert,
+            tls_key,
+            tls_self_signed,
+            listen_http,
         } => {
             let mut cfg = match Config::load(config.as_deref(), &ProcessEnv) {
                 Ok(c) => c,
@@ -56,7 +74,25 @@ fn main() -> ExitCode {
             if let Some(d) = data_dir {
                 cfg.data_dir = d;
             }
-            serve(cfg, Duration::from_secs(shutdown_grace_secs))
+            let tls = match (tls_cert, tls_key, tls_self_signed) {
+                (Some(cert), Some(key), _) => Some(TlsSource::Files { cert, key }),
+                (_, _, true) => Some(TlsSource::SelfSigned {
+                    data_dir: cfg.data_dir.clone(),
+                }),
+                _ => None,
+            };
+            if listen_http.is_some() && tls.is_none() {
+                return fail(
+                    "--listen-http adds a plain-HTTP listener beside HTTPS: it needs \
+                     --tls-cert/--tls-key or --tls-self-signed",
+                );
+            }
+            serve(
+                cfg,
+                tls,
+                listen_http,
+                Duration::from_secs(shutdown_grace_secs),
+            )
         }
     }
 }
@@ -79,7 +115,12 @@ fn init_logging(cfg: &Config) {
     }
 }
 
-fn serve(cfg: Config, grace: Duration) -> ExitCode {
+fn serve(
+    cfg: Config,
+    tls: Option<TlsSource>,
+    listen_http: Option<String>,
+    grace: Duration,
+) -> ExitCode {
     if let Err(e) = cfg.validate() {
         return fail(&e.to_string());
     }
@@ -104,15 +145,47 @@ fn serve(cfg: Config, grace: Duration) -> ExitCode {
             Ok(a) => a,
             Err(e) => return fail(&format!("cannot read the listening address: {e}")),
         };
-        print_banner(&cfg, &prepared, addr);
+        let (tls_config, cert_file) = match &tls {
+            Some(src) => match coffer::server::tls::load(src) {
+                Ok((c, f)) => (Some(c), Some(f)),
+                Err(e) => return fail(&e.to_string()),
+            },
+            None => (None, None),
+        };
+        let http = match &listen_http {
+            Some(a) => match tokio::net::TcpListener::bind(a).await {
+                Ok(l) => Some(l),
+                Err(e) => return fail(&format!("cannot listen on {a}: {e}")),
+            },
+            None => None,
+        };
+        let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
+        print_banner(&cfg, &prepared, addr, cert_file.as_deref(), http_addr);
         let store = prepared.store.clone();
-        let result = coffer::server::run(
+        // One signal stops every listener.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            coffer::app::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let main = coffer::server::run_with_tls(
             listener,
-            prepared.app,
-            coffer::app::shutdown_signal(),
+            prepared.app.clone(),
+            tls_config,
+            stopped(stop_rx.clone()),
             grace,
-        )
-        .await;
+        );
+        let result = match http {
+            Some(l) => {
+                let plain = coffer::server::run(l, prepared.app, stopped(stop_rx), grace);
+                let (a, b) = tokio::join!(main, plain);
+                a.and(b)
+            }
+            None => main.await,
+        };
         if let Err(e) = store.flush().await {
             return fail(&format!("final flush failed: {e}"));
         }
@@ -126,9 +199,23 @@ fn serve(cfg: Config, grace: Duration) -> ExitCode {
     })
 }
 
-fn print_banner(cfg: &Config, p: &coffer::app::Prepared, addr: std::net::SocketAddr) {
-    let endpoint = format!("http://{addr}");
+fn print_banner(
+    cfg: &Config,
+    p: &coffer::app::Prepared,
+    addr: std::net::SocketAddr,
+    cert_file: Option<&std::path::Path>,
+    http_addr: Option<std::net::SocketAddr>,
+) {
+    let scheme = if cert_file.is_some() { "https" } else { "http" };
+    let endpoint = format!("{scheme}://{addr}");
     println!("Coffer is serving S3 at {endpoint} (region {})", cfg.region);
+    if let Some(h) = http_addr {
+        println!("  also plain HTTP at http://{h}");
+    }
+    if let Some(c) = cert_file {
+        println!("  TLS certificate: {} (use as --ca-bundle)", c.display());
+    }
+    let ca = cert_file.map_or(String::new(), |c| format!(" --ca-bundle {}", c.display()));
     println!("  data directory: {}", cfg.data_dir.display());
     if let Some(root) = &p.dev_root_key {
         println!(
@@ -145,7 +232,7 @@ fn print_banner(cfg: &Config, p: &coffer::app::Prepared, addr: std::net::SocketA
         println!();
         println!("Try it:");
         println!(
-            "  AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_DEFAULT_REGION={} aws --endpoint-url {endpoint} s3 ls",
+            "  AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_DEFAULT_REGION={} aws --endpoint-url {endpoint}{ca} s3 ls",
             p.access_key_id,
             p.secret_access_key.expose(),
             cfg.region
@@ -153,7 +240,7 @@ fn print_banner(cfg: &Config, p: &coffer::app::Prepared, addr: std::net::SocketA
     } else {
         println!("  secret key:     (from your configuration)");
         println!();
-        println!("Try it:  aws --endpoint-url {endpoint} s3 ls");
+        println!("Try it:  aws --endpoint-url {endpoint}{ca} s3 ls");
     }
     println!("  health: curl {endpoint}/health");
     use std::io::Write;

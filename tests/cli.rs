@@ -49,8 +49,47 @@ pub fn python_env() -> PathBuf {
     venv
 }
 
+/// The Debian rclone the rclone script drives, installed once if the machine lacks it.
+const RCLONE_DEB: &str = "rclone=1.60.1+dfsg-2+b5";
+
+fn ensure_rclone() {
+    let lock = std::fs::File::create(target_dir().join("rclone-install.lock")).expect("lock file");
+    lock.lock().expect("lock");
+    let have = Command::new("rclone")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if have {
+        return;
+    }
+    let ok = Command::new("apt-get")
+        .arg("update")
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", RCLONE_DEB])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "installing {RCLONE_DEB} with apt-get failed (the tests need root and Debian's packages)"
+    );
+}
+
+/// Plain HTTP, or HTTPS with the server's self-signed certificate as the CA bundle.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Transport {
+    Http,
+    Https,
+}
+
 /// Runs one script from `tests/cli/` against a fresh real server started with `args`.
 pub fn run_script(name: &str, args: &[&str]) {
+    run_script_over(name, args, Transport::Http)
+}
+
+pub fn run_script_over(name: &str, args: &[&str], transport: Transport) {
     let venv = python_env();
     let data = tempfile::tempdir().expect("tempdir");
     let work = tempfile::tempdir().expect("tempdir");
@@ -77,6 +116,9 @@ pub fn run_script(name: &str, args: &[&str]) {
         config.to_str().expect("utf-8 path"),
     ];
     all_args.extend_from_slice(args);
+    if transport == Transport::Https {
+        all_args.push("--tls-self-signed");
+    }
     let server = BinaryServer::start(
         &all_args,
         &[
@@ -120,6 +162,14 @@ pub fn run_script(name: &str, args: &[&str]) {
         .env("COFFER_AUDIT_LOG", &audit_log)
         .env("COFFER_KMS_TEST_CLOCK_OFFSET_FILE", &clock_offset)
         .env("WORK", work.path())
+        .env(
+            "CA_BUNDLE",
+            if transport == Transport::Https {
+                data_dir.join("tls/cert.pem").display().to_string()
+            } else {
+                String::new()
+            },
+        )
         .current_dir(work.path())
         .output()
         .expect("run script");
@@ -135,13 +185,22 @@ pub fn run_script(name: &str, args: &[&str]) {
 }
 
 /// Scripts and the tests that run them.
-const REGISTERED: &[&str] = &["s3_scenario.sh", "kms_scenario.sh", "kms_boto3.py"];
+const REGISTERED: &[&str] = &[
+    "s3_scenario.sh",
+    "kms_scenario.sh",
+    "kms_boto3.py",
+    "aws_cli.sh",
+    "boto3_checksums.py",
+    "rclone.sh",
+    "s3cmd.sh",
+];
 
 #[test]
 fn all_scripts_are_registered() {
     for e in std::fs::read_dir(CLI_DIR).expect("cli dir") {
         let name = e.expect("entry").file_name().to_string_lossy().into_owned();
-        if name.ends_with(".sh") || name.ends_with(".py") {
+        // `_lib.sh` and friends are sourced by the scripts, not run.
+        if (name.ends_with(".sh") || name.ends_with(".py")) && !name.starts_with('_') {
             assert!(
                 REGISTERED.contains(&name.as_str()),
                 "tests/cli/{name} is not run by any test"
@@ -163,4 +222,46 @@ fn aws_cli_kms_scenario() {
 #[test]
 fn boto3_kms_scenario() {
     run_script("kms_boto3.py", &[]);
+}
+
+#[test]
+fn aws_cli_checksums_sync_http() {
+    run_script_over("aws_cli.sh", &[], Transport::Http);
+}
+
+#[test]
+fn aws_cli_checksums_sync_https() {
+    run_script_over("aws_cli.sh", &[], Transport::Https);
+}
+
+#[test]
+fn boto3_checksums_http() {
+    run_script_over("boto3_checksums.py", &[], Transport::Http);
+}
+
+#[test]
+fn boto3_checksums_https() {
+    run_script_over("boto3_checksums.py", &[], Transport::Https);
+}
+
+#[test]
+fn rclone_copy_check_http() {
+    ensure_rclone();
+    run_script_over("rclone.sh", &[], Transport::Http);
+}
+
+#[test]
+fn rclone_copy_check_https() {
+    ensure_rclone();
+    run_script_over("rclone.sh", &[], Transport::Https);
+}
+
+#[test]
+fn s3cmd_sync_http() {
+    run_script_over("s3cmd.sh", &[], Transport::Http);
+}
+
+#[test]
+fn s3cmd_sync_https() {
+    run_script_over("s3cmd.sh", &[], Transport::Https);
 }

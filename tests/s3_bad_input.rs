@@ -193,33 +193,6 @@ async fn bad_ranges() {
 }
 
 #[tokio::test]
-async fn streaming_uploads_are_refused_until_supported() {
-    let srv = setup().await;
-    let r = RawRequest::new("PUT", "/bad/stream", srv.addr)
-        .header("content-encoding", "aws-chunked")
-        .header("x-amz-decoded-content-length", "5")
-        .body(b"5;chunk-signature=00\r\nhello\r\n0;chunk-signature=00\r\n\r\n".to_vec())
-        .send(srv.addr)
-        .await;
-    assert_eq!(r.status, 501, "{}", r.text());
-    let r = RawRequest::new("PUT", "/bad/stream", srv.addr)
-        .header("x-amz-trailer", "x-amz-checksum-crc32")
-        .body(b"hello".to_vec())
-        .send(srv.addr)
-        .await;
-    assert_eq!(r.status, 501, "{}", r.text());
-    let head = srv
-        .s3()
-        .head_object()
-        .bucket("bad")
-        .key("stream")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&head), "NotFound");
-}
-
-#[tokio::test]
 async fn garbage_on_the_wire_never_kills_the_server() {
     let srv = setup().await;
     let junk: Vec<Vec<u8>> = vec![

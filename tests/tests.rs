@@ -3,6 +3,10 @@
 //! - `s3_auth`: SigV4 header auth, presigned URLs, their errors
 //! - `s3_bad_input`: malformed requests on the wire, AWS's error codes, nothing changed
 //! - `at_rest`: what is on disk (no plaintext), tampering, golden files, restarts
+//! - `s3_stream`: aws-chunked uploads (SDK defaults and hand-built bodies), checksums, 100-continue
+//! - `s3_copy`: CopyObject (SSE of the destination, directives, copy-source conditionals)
+//! - `s3_conditional`: conditional GET/HEAD/PUT, response-* overrides
+//! - `tls`: HTTPS with the generated certificate, HTTP/2 by ALPN, HTTP and HTTPS side by side
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
 //! - `kms_api`: the KMS JSON API through aws-sdk-kms, key states as S3 sees them, audit log
 
@@ -13,4 +17,8 @@ mod cli;
 mod kms_api;
 mod s3_auth;
 mod s3_bad_input;
+mod s3_conditional;
+mod s3_copy;
 mod s3_objects;
+mod s3_stream;
+mod tls;

@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod io;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -43,14 +44,28 @@ pub struct App {
 /// rotations, expired imported material) to keys nobody is using; used keys get it on use.
 pub const KMS_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Serves `listener` until `shutdown` resolves, then lets in-flight requests finish for up to
-/// `grace` before returning.
+/// Serves `listener` (plain HTTP) until `shutdown` resolves, then lets in-flight requests
+/// finish for up to `grace` before returning.
 pub async fn run(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
+    run_with_tls(listener, app, None, shutdown, grace).await
+}
+
+/// [`run`], serving HTTPS (HTTP/1.1 or HTTP/2 by ALPN) when `tls` is given. The TLS handshake
+/// runs in the connection's task, bounded by the header-read timeout.
+pub async fn run_with_tls(
+    listener: TcpListener,
+    app: Arc<App>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let handshake_timeout = Duration::from_secs(app.limits.header_read_timeout_secs);
     let slots = Arc::new(Semaphore::new(app.limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -101,20 +116,50 @@ pub async fn run(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay failed");
         }
-        let io = TokioIo::new(io::IdleIo::new(stream, idle));
+        let io = io::IdleIo::new(stream, idle);
         let app = app.clone();
         let svc = service_fn(move |req| {
             let app = app.clone();
             async move { Ok::<_, Infallible>(dispatch(&app, req, peer).await) }
         });
-        let conn = builder.serve_connection(io, svc).into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+        match &acceptor {
+            None => {
+                let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            Some(acceptor) => {
+                let accept = acceptor.accept(io);
+                let builder = builder.clone();
+                // Registered before the handshake, so shutdown waits for it too.
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(handshake_timeout, accept).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = builder
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
     maintenance.abort();

@@ -161,6 +161,26 @@ impl Digests {
         }
     }
 
+    /// Supplies the expected value of the flexible checksum after the body (a trailer). The
+    /// algorithm must be the one being computed (declared up front in `x-amz-trailer`), and
+    /// no value may have come in a header as well.
+    pub fn expect_trailing_checksum(
+        &mut self,
+        alg: ChecksumAlgorithm,
+        value: String,
+    ) -> Result<(), ServiceError> {
+        match &mut self.checks.checksum {
+            Some((a, expected @ None)) if *a == alg => {
+                *expected = Some(value);
+                Ok(())
+            }
+            _ => Err(ServiceError::InvalidArgument(format!(
+                "The {} trailer does not match the checksum declared for this request.",
+                alg.header()
+            ))),
+        }
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }

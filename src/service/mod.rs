@@ -7,6 +7,7 @@
 //! - a failed or abandoned write leaves nothing visible and nothing behind (stream guards).
 
 pub mod buckets;
+pub mod copy;
 pub mod digest;
 pub mod list;
 pub mod objects;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use bytes::{Buf, Bytes};
 
-use super::digest::{BodyChecks, Digests};
+use super::digest::{BodyChecks, ChecksumAlgorithm, Digests};
 use super::{MAX_KEY_LEN, MAX_PUT_SIZE, MAX_USER_METADATA, Service, ServiceError};
 use crate::secret::Key32;
 use crate::sse::chunk::{self, CHUNK_SIZE, SALT_LEN, SCHEME_V1, StreamCipher, TAG_LEN};
@@ -23,6 +23,13 @@ use crate::storage::{Store, StreamId};
 pub trait BodySource: Send {
     /// The next piece of the body; `None` at its end.
     fn next(&mut self) -> impl Future<Output = Option<Result<Bytes, ServiceError>>> + Send;
+
+    /// A flexible checksum that arrived after the body (an aws-chunked trailer such as
+    /// `x-amz-checksum-crc32`), known once [`BodySource::next`] returned `None`. The value is
+    /// verified against the body before anything is committed.
+    fn trailing_checksum(&self) -> Option<(ChecksumAlgorithm, String)> {
+        None
+    }
 }
 
 /// Conditions on the object being replaced (conditional PUT).
@@ -342,6 +349,9 @@ async fn write_stream<B: BodySource>(
             buf.extend_from_slice(&piece[..take]);
             piece.advance(take);
         }
+    }
+    if let Some((alg, value)) = body.trailing_checksum() {
+        digests.expect_trailing_checksum(alg, value)?;
     }
     cipher.encrypt_chunk(index, true, &mut buf);
     store.put_chunk(&stream, index, &buf)?;

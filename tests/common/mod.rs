@@ -192,6 +192,8 @@ where
     }
 }
 
+/// An aws-sdk-s3 client with the SDK's default checksum behaviour (CRC32 on every upload, sent
+/// as an aws-chunked trailer for streaming bodies; response checksums validated).
 pub fn s3_client(endpoint: &str, access: &str, secret: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(s3_config(endpoint, access, secret))
 }
@@ -203,9 +205,6 @@ fn s3_config(endpoint: &str, access: &str, secret: &str) -> aws_sdk_s3::Config {
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(access, secret, None, None, "test"))
         .force_path_style(true)
-        // Streaming (aws-chunked) uploads are refused until that support lands.
-        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
         .build()
 }
 

@@ -13,6 +13,7 @@
 //! The algorithm itself (canonical forms, key derivation) lives in [`sigv4`], the parsing of
 //! headers and query parameters in `parse`.
 
+pub mod chunked;
 mod parse;
 pub mod sigv4;
 

@@ -495,7 +495,21 @@ impl S3Api {
             .service
             .head_object(bucket, key)
             .map_err(with_key(bucket, key))?;
-        check_read_conditions(h, &rec)?;
+        if let Err(e) = check_read_conditions(h, &rec) {
+            if e.code != S3ErrorCode::NotModified {
+                return Err(e);
+            }
+            // 304 carries the validators, as AWS (and RFC 9110) send them, and no body.
+            let mut r = empty_response(StatusCode::NOT_MODIFIED);
+            let rh = r.headers_mut();
+            insert(rh, "etag", &format!("\"{}\"", rec.etag));
+            insert(
+                rh,
+                "last-modified",
+                &xml::format_http_date(rec.last_modified_ms),
+            );
+            return Ok(r);
+        }
         let range_header = header_str(h, "range")?;
         if range_header.is_some() && part_number.is_some() {
             return Err(S3Error::new(
@@ -596,6 +610,11 @@ impl S3Api {
         let raw = body.read_limited(xml::MAX_XML_BODY).await?;
         let mut digests = Digests::new(checks, false);
         digests.update(&raw);
+        if let Some((alg, value)) = crate::service::objects::BodySource::trailing_checksum(body) {
+            digests
+                .expect_trailing_checksum(alg, value)
+                .map_err(service_error)?;
+        }
         digests.finish().map_err(service_error)?;
         let req: xml::Delete = xml::parse_xml(&raw)?;
         if req.objects.len() > xml::MAX_DELETE_OBJECTS {

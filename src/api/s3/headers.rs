@@ -190,12 +190,19 @@ pub fn parse_sse_context(b64: &str) -> Result<EncryptionContext, S3Error> {
 
 /// Content-Length, Content-MD5, the SigV4 payload hash and the flexible checksum headers.
 pub fn body_checks(h: &HeaderMap, payload_sha256: Option<[u8; 32]>) -> Result<BodyChecks, S3Error> {
-    let content_length = match header_str(h, "content-length")? {
-        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
-            S3Error::invalid_argument("Invalid Content-Length", "Content-Length", v)
-        })?),
-        None => None,
+    // An aws-chunked body's real length is x-amz-decoded-content-length.
+    let length_header = if h.contains_key("x-amz-decoded-content-length") {
+        "x-amz-decoded-content-length"
+    } else {
+        "content-length"
     };
+    let content_length =
+        match header_str(h, length_header)? {
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                S3Error::invalid_argument("Invalid Content-Length", length_header, v)
+            })?),
+            None => None,
+        };
     let content_md5 = match header_str(h, "content-md5")? {
         Some(v) => Some(
             B64.decode(v.trim())
@@ -224,6 +231,27 @@ pub fn body_checks(h: &HeaderMap, payload_sha256: Option<[u8; 32]>) -> Result<Bo
                 ));
             }
             checksum = Some((alg, Some(v.trim().to_string())));
+        }
+    }
+    // A checksum announced as a trailer: computed now, its value checked after the body.
+    if let Some(t) = header_str(h, "x-amz-trailer")? {
+        for name in t.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let alg = ChecksumAlgorithm::ALL
+                .into_iter()
+                .find(|a| a.header().eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    S3Error::new(
+                        S3ErrorCode::InvalidRequest,
+                        format!("The value specified in the x-amz-trailer header is not supported: {name}"),
+                    )
+                })?;
+            if checksum.is_some() {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                ));
+            }
+            checksum = Some((alg, None));
         }
     }
     let declared = match header_str(h, "x-amz-sdk-checksum-algorithm")? {

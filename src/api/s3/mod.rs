@@ -6,6 +6,7 @@
 //! into headers and XML. Every failure is an [`S3Error`], rendered in one place as S3's error
 //! XML with the request id.
 
+mod copy;
 pub mod error;
 mod handlers;
 mod headers;
@@ -21,10 +22,13 @@ use http::{HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::api::auth::{self, AuthError, AuthRequest, CredentialStore, PayloadCheck, Verified};
+use crate::api::auth::{
+    self, AuthError, AuthRequest, CredentialStore, PayloadCheck, Verified, chunked,
+};
 use crate::clock::SharedClock;
 use crate::kms::KmsError;
 use crate::server::body::{self, ResBody};
+use crate::service::digest::ChecksumAlgorithm;
 use crate::service::objects::BodySource;
 use crate::service::{Service, ServiceError};
 use error::{S3Error, S3ErrorCode};
@@ -115,16 +119,94 @@ impl S3Api {
         info.operation = endpoint.operation();
         info.bucket = endpoint.bucket().map(str::to_string);
         info.key = endpoint.key().map(str::to_string);
-        refuse_streaming(&verified, parts)?;
+        let decoder = self.streaming_decoder(&verified, parts)?;
         let mut body = RequestBody {
             incoming,
             timeout: self.body_read_timeout,
             bytes: 0,
+            decoder,
+            pending: Bytes::new(),
+            failure: None,
         };
         let ctx = Ctx { parts, verified };
         let r = self.dispatch(&ctx, endpoint, &mut body).await;
         info.bytes_in = body.bytes;
-        r
+        // A body that failed its framing or signatures says so, whatever the handler made of
+        // the read error.
+        match (r, body.failure.take()) {
+            (Err(_), Some(e)) => Err(e),
+            (r, _) => r,
+        }
+    }
+
+    /// The aws-chunked decoder a request needs (`None` for a plain body). Signed forms chain
+    /// chunk signatures from the request's own signature, under the same signing key.
+    fn streaming_decoder(
+        &self,
+        v: &Verified,
+        parts: &Parts,
+    ) -> Result<Option<Box<chunked::Decoder>>, S3Error> {
+        let h = &parts.headers;
+        let PayloadCheck::Streaming(claim) = &v.payload else {
+            if h.contains_key("x-amz-trailer") {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "x-amz-trailer requires an aws-chunked body (x-amz-content-sha256 \
+                     STREAMING-UNSIGNED-PAYLOAD-TRAILER or \
+                     STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)",
+                ));
+            }
+            if is_aws_chunked(h) {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "Content-Encoding aws-chunked requires x-amz-content-sha256 to be one of \
+                     the STREAMING-* values",
+                )
+                .with_extra("Header", "x-amz-content-sha256"));
+            }
+            return Ok(None);
+        };
+        let mode = chunked::StreamingMode::from_claim(claim).ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "This streaming payload signing algorithm is not supported",
+            )
+            .with_extra("Header", "x-amz-content-sha256")
+        })?;
+        let decoded_len = match headers::header_str(h, "x-amz-decoded-content-length")? {
+            None => return Err(S3Error::from_code(S3ErrorCode::MissingContentLength)),
+            Some(v) => v.trim().parse::<u64>().map_err(|_| {
+                S3Error::invalid_argument(
+                    "Invalid x-amz-decoded-content-length",
+                    "x-amz-decoded-content-length",
+                    v,
+                )
+            })?,
+        };
+        let signer = if mode == chunked::StreamingMode::UnsignedTrailer {
+            None
+        } else {
+            let secret = self
+                .creds
+                .secret_for(&v.access_key_id)
+                .ok_or_else(|| S3Error::from_code(S3ErrorCode::InvalidAccessKeyId))?;
+            let key = auth::sigv4::signing_key(
+                &v.access_key_id,
+                &secret,
+                &v.scope_date,
+                &v.region,
+                &v.service,
+            );
+            let mut seed = [0u8; 32];
+            hex::decode_to_slice(&v.seed_signature, &mut seed)
+                .map_err(|_| S3Error::from_code(S3ErrorCode::SignatureDoesNotMatch))?;
+            let scope = auth::sigv4::credential_scope(&v.scope_date, &v.region, &v.service);
+            Some(chunked::ChunkSigner::new(key, &v.amz_date, scope, seed))
+        };
+        let declared = headers::header_str(h, "x-amz-trailer")?.unwrap_or("");
+        chunked::Decoder::new(mode, signer, declared, decoded_len)
+            .map(|d| Some(Box::new(d)))
+            .map_err(chunked_error)
     }
 
     async fn dispatch(
@@ -188,6 +270,11 @@ impl S3Api {
             ),
             E::DeleteObjects { bucket } => self.delete_objects(ctx, &bucket, body).await,
             E::PutObject { bucket, key } => self.put_object(ctx, &bucket, &key, body).await,
+            E::CopyObject {
+                bucket,
+                key,
+                copy_source,
+            } => self.copy_object(ctx, &bucket, &key, copy_source).await,
             E::GetObject {
                 bucket,
                 key,
@@ -234,36 +321,35 @@ impl S3Api {
     }
 }
 
-/// aws-chunked bodies and trailers come with streaming-upload support; until then they are
-/// refused before a byte is read, never stored raw.
-fn refuse_streaming(v: &Verified, parts: &Parts) -> Result<(), S3Error> {
-    let chunked_encoding = parts
-        .headers
-        .get_all(http::header::CONTENT_ENCODING)
-        .iter()
-        .any(|h| {
-            h.to_str()
-                .is_ok_and(|s| s.to_ascii_lowercase().contains("aws-chunked"))
-        });
-    if matches!(v.payload, PayloadCheck::Streaming(_))
-        || chunked_encoding
-        || parts.headers.contains_key("x-amz-trailer")
-    {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Streaming (aws-chunked) uploads and checksum trailers are not supported yet; \
-             send the body with x-amz-content-sha256 set to its SHA-256 or UNSIGNED-PAYLOAD",
-        )
-        .with_extra("Header", "x-amz-content-sha256"));
+fn is_aws_chunked(h: &http::HeaderMap) -> bool {
+    h.get_all(http::header::CONTENT_ENCODING).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.to_ascii_lowercase().contains("aws-chunked"))
+    })
+}
+
+/// aws-chunked failures as S3 reports them.
+fn chunked_error(e: chunked::ChunkedError) -> S3Error {
+    use chunked::ChunkedError as E;
+    match e {
+        E::SignatureDoesNotMatch => S3Error::from_code(S3ErrorCode::SignatureDoesNotMatch),
+        E::Incomplete(m) => S3Error::new(S3ErrorCode::IncompleteBody, m),
+        E::Malformed(m) => S3Error::new(S3ErrorCode::InvalidRequest, m),
     }
-    Ok(())
 }
 
 /// The request body: read with a stall timeout, counted for the request log.
 pub(crate) struct RequestBody {
     incoming: Incoming,
     timeout: Duration,
+    /// Bytes received on the wire.
     bytes: u64,
+    /// De-chunks and verifies an aws-chunked body.
+    decoder: Option<Box<chunked::Decoder>>,
+    /// Received bytes the decoder has not consumed yet.
+    pending: Bytes,
+    /// Why the body was refused, as S3 reports it (the service only sees a read error).
+    failure: Option<S3Error>,
 }
 
 impl RequestBody {
@@ -286,8 +372,16 @@ impl RequestBody {
     }
 }
 
-impl BodySource for RequestBody {
-    async fn next(&mut self) -> Option<Result<Bytes, ServiceError>> {
+impl RequestBody {
+    /// Records why the body is refused and hands the service a read error.
+    fn fail(&mut self, e: chunked::ChunkedError) -> ServiceError {
+        let msg = e.to_string();
+        self.failure = Some(chunked_error(e));
+        ServiceError::BodyRead(msg)
+    }
+
+    /// The next piece as received on the wire.
+    async fn next_raw(&mut self) -> Option<Result<Bytes, ServiceError>> {
         loop {
             let frame = match tokio::time::timeout(self.timeout, self.incoming.frame()).await {
                 Err(_) => {
@@ -303,8 +397,50 @@ impl BodySource for RequestBody {
                 self.bytes += data.len() as u64;
                 return Some(Ok(data));
             }
-            // Trailers outside aws-chunked carry nothing we use.
+            // HTTP trailers (not aws-chunked ones) carry nothing we use.
         }
+    }
+}
+
+impl BodySource for RequestBody {
+    async fn next(&mut self) -> Option<Result<Bytes, ServiceError>> {
+        if self.failure.is_some() {
+            return Some(Err(ServiceError::BodyRead("the body was refused".into())));
+        }
+        if self.decoder.is_none() {
+            return self.next_raw().await;
+        }
+        loop {
+            while !self.pending.is_empty() {
+                let dec = self.decoder.as_mut()?;
+                match dec.decode(&mut self.pending) {
+                    Ok(Some(data)) => return Some(Ok(data)),
+                    Ok(None) => {}
+                    Err(e) => return Some(Err(self.fail(e))),
+                }
+            }
+            match self.next_raw().await {
+                Some(Ok(data)) => self.pending = data,
+                Some(Err(e)) => return Some(Err(e)),
+                None => {
+                    let dec = self.decoder.as_mut()?;
+                    return match dec.finish() {
+                        Ok(()) => None,
+                        Err(e) => Some(Err(self.fail(e))),
+                    };
+                }
+            }
+        }
+    }
+
+    fn trailing_checksum(&self) -> Option<(ChecksumAlgorithm, String)> {
+        let dec = self.decoder.as_ref()?;
+        dec.trailers().iter().find_map(|(name, value)| {
+            ChecksumAlgorithm::ALL
+                .into_iter()
+                .find(|a| a.header() == name)
+                .map(|a| (a, value.clone()))
+        })
     }
 }
 
