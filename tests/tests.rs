@@ -4,11 +4,13 @@
 //! - `s3_bad_input`: malformed requests on the wire, AWS's error codes, nothing changed
 //! - `at_rest`: what is on disk (no plaintext), tampering, golden files, restarts
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
+//! - `crash`: SIGKILL under load, restart, every acknowledged write intact, nothing left behind
 
 mod common;
 
 mod at_rest;
 mod cli;
+mod crash;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_objects;
