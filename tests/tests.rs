@@ -4,6 +4,7 @@
 //! - `s3_bad_input`: malformed requests on the wire, AWS's error codes, nothing changed
 //! - `at_rest`: what is on disk (no plaintext), tampering, golden files, restarts
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
+//! - `verify`: `coffer verify` on clean, crashed, tampered stores and a wrong root key
 //! - `crash`: SIGKILL under load, restart, every acknowledged write intact, nothing left behind
 
 mod common;
@@ -14,3 +15,4 @@ mod crash;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_objects;
+mod verify;
