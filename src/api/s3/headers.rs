@@ -423,3 +423,6 @@ mod tests {
         assert!(body_checks(&hm(&[("content-md5", "nope")]), None).is_err());
     }
 }
+
+#[cfg(test)]
+mod props;
