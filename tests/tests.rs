@@ -4,6 +4,7 @@
 //! - `s3_bad_input`: malformed requests on the wire, AWS's error codes, nothing changed
 //! - `at_rest`: what is on disk (no plaintext), tampering, golden files, restarts
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
+//! - `hostile`: hostile clients on the wire: limits, stalls, idle connections
 //! - `tamper`: chunks swapped between objects, dropped, appended: errors, never wrong bytes
 //! - `verify`: `coffer verify` on clean, crashed, tampered stores and a wrong root key
 //! - `crash`: SIGKILL under load, restart, every acknowledged write intact, nothing left behind
@@ -13,6 +14,7 @@ mod common;
 mod at_rest;
 mod cli;
 mod crash;
+mod hostile;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_objects;

@@ -29,6 +29,15 @@ use crate::api::s3::S3Api;
 use crate::config::LimitsConfig;
 use body::ResBody;
 
+/// Largest request head (request line and header fields) accepted; a larger one gets 431 and the
+/// connection is closed. AWS allows 8 KiB of PUT headers; presigned URLs and metadata stay far
+/// below this. Over HTTP/1.1 it is also hyper's read-buffer ceiling, so it stays well above the
+/// 64 KiB chunk size rather than at 8 KiB, keeping body reads large.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 128 * 1024;
+
+/// Most header fields in one request; more gets 431.
+pub const MAX_HEADERS: usize = 100;
+
 /// Everything a connection needs.
 pub struct App {
     pub s3: S3Api,
@@ -50,9 +59,14 @@ pub async fn run(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(app.limits.header_read_timeout_secs))
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+        .max_headers(MAX_HEADERS)
         .keep_alive(true)
         // A client may shut its write side after the request and still read the answer.
         .half_close(true);
+    builder
+        .http2()
+        .max_header_list_size(MAX_REQUEST_HEAD_BYTES as u32);
     let idle = Duration::from_secs(app.limits.idle_timeout_secs);
     tokio::pin!(shutdown);
     loop {
