@@ -5,6 +5,7 @@
 //! - `at_rest`: what is on disk (no plaintext), tampering, golden files, restarts
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
 //! - `hostile`: hostile clients on the wire: limits, stalls, idle connections
+//! - `shutdown`: SIGTERM with uploads in flight, the grace deadline, no recovery after
 //! - `tamper`: chunks swapped between objects, dropped, appended: errors, never wrong bytes
 //! - `verify`: `coffer verify` on clean, crashed, tampered stores and a wrong root key
 //! - `crash`: SIGKILL under load, restart, every acknowledged write intact, nothing left behind
@@ -18,5 +19,6 @@ mod hostile;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_objects;
+mod shutdown;
 mod tamper;
 mod verify;
