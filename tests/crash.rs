@@ -45,8 +45,11 @@ enum Op {
     Delete,
 }
 
+/// Makes one operation of a kind, with its random parameters.
+type OpGen = fn(&mut Rng) -> Op;
+
 /// The operation mix: (weight, generator). Overwrites are PUTs on a key that exists.
-const MIX: &[(u32, fn(&mut Rng) -> Op)] = &[
+const MIX: &[(u32, OpGen)] = &[
     (6, |r| Op::Put {
         size: SIZES[r.below(SIZES.len() as u64) as usize],
         seed: r.next(),
