@@ -163,7 +163,7 @@ fn signed_put_head(target: &str, body: &[u8], srv: &TestServer) -> (String, Vec<
 async fn hostile_stalled_head_and_silent_connections_are_closed() {
     let srv = server_with(|c| {
         c.limits.header_read_timeout_secs = 1;
-        c.limits.idle_timeout_secs = 2;
+        c.limits.idle_timeout_secs = 3;
     })
     .await;
     // Half a head, then nothing: the header-read timeout closes it.
@@ -176,10 +176,19 @@ async fn hostile_stalled_head_and_silent_connections_are_closed() {
     .await;
     let t = closed.expect("a stalled head was never timed out");
     assert!(t >= Duration::from_millis(900), "closed too early: {t:?}");
-    // Nothing at all: closed too.
+    assert!(
+        t < Duration::from_millis(2500),
+        "closed by the idle timeout, not the header timeout: {t:?}"
+    );
+    // Not a single byte: closed at the header-read timeout too, not only at the idle timeout.
     let (_, closed) = exchange(srv.addr, b"", false, Duration::from_secs(6)).await;
-    assert!(closed.is_some(), "a silent connection was never closed");
-    // A keep-alive connection idle after its answer: closed after the idle timeout.
+    let t = closed.expect("a silent connection was never closed");
+    assert!(
+        t < Duration::from_millis(2500),
+        "a silent connection held on for {t:?}"
+    );
+    // A keep-alive connection idle after its answer: hyper's header-read timer waits for the
+    // next request, so it is closed at the header-read timeout as well.
     let (buf, closed) = exchange(
         srv.addr,
         b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n",
@@ -188,9 +197,37 @@ async fn hostile_stalled_head_and_silent_connections_are_closed() {
     )
     .await;
     assert_eq!(parse_response(&buf).status, 200);
+    let t = closed.expect("an idle keep-alive connection was never closed");
     assert!(
-        closed.is_some(),
-        "an idle keep-alive connection was never closed"
+        t < Duration::from_millis(2500),
+        "idle keep-alive held on for {t:?}"
+    );
+    // A client that asks for a large object and never reads it: the response stalls, and the
+    // idle timeout (no read, no write progress) closes the connection.
+    let size = 8 << 20;
+    srv.s3()
+        .put_object()
+        .bucket(B)
+        .key("large")
+        .body(ByteStream::from(pattern(size, 3)))
+        .send()
+        .await
+        .unwrap();
+    let (target, headers) = RawRequest::new("GET", "/hostile/large", srv.addr).signed_head();
+    let mut wire = format!("GET {target} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        wire.push_str(&format!("{k}: {v}\r\n"));
+    }
+    wire.push_str("\r\n");
+    let mut s = TcpStream::connect(srv.addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(wire.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got)).await;
+    assert!(
+        got.len() < size,
+        "a stalled reader got the whole {size}-byte body: the idle timeout did not fire"
     );
     health_ok(&srv).await;
 }
@@ -200,7 +237,6 @@ async fn hostile_connection_limit_queues_rather_than_fails() {
     let srv = server_with(|c| {
         c.limits.max_connections = 4;
         c.limits.header_read_timeout_secs = 1;
-        c.limits.idle_timeout_secs = 1;
     })
     .await;
     // Give the accept loop a moment to settle after the create-bucket connection closed.
@@ -210,8 +246,8 @@ async fn hostile_connection_limit_queues_rather_than_fails() {
         hogs.push(TcpStream::connect(srv.addr).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    // The fifth waits for a slot (the silent hogs are closed by the 1 s idle timeout), then is
-    // served.
+    // The fifth waits for a slot (the silent hogs are closed at the 1 s header-read timeout,
+    // long before the idle timeout), then is served.
     let started = Instant::now();
     let (buf, _) = exchange(
         srv.addr,

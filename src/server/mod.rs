@@ -68,6 +68,7 @@ pub async fn run(
         .http2()
         .max_header_list_size(MAX_REQUEST_HEAD_BYTES as u32);
     let idle = Duration::from_secs(app.limits.idle_timeout_secs);
+    let first_byte = Duration::from_secs(app.limits.header_read_timeout_secs);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -92,7 +93,7 @@ pub async fn run(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay failed");
         }
-        let io = TokioIo::new(io::IdleIo::new(stream, idle));
+        let io = TokioIo::new(io::IdleIo::new(stream, idle).with_first_byte_timeout(first_byte));
         let app = app.clone();
         let svc = service_fn(move |req| {
             let app = app.clone();
