@@ -75,48 +75,8 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
         path: cfg.data_dir.clone(),
         source,
     })?;
-    let db_path = cfg.data_dir.join("db");
-    let store = Store::open(
-        &db_path,
-        &StoreOptions {
-            cache_capacity: cfg.storage.cache_capacity_mib << 20,
-        },
-    )
-    .map_err(|e| StartError::Store {
-        path: db_path.clone(),
-        message: e.to_string(),
-    })?;
-    let (root, dev_root_key) = find_root_key(cfg, &store)?;
-    let kms_clock: SharedClock = match &cfg.kms.test_clock_offset_file {
-        Some(path) => {
-            tracing::warn!(path = %path.display(), "the KMS clock follows a test offset file");
-            Arc::new(FileOffsetClock {
-                base: clock.clone(),
-                path: path.clone(),
-            })
-        }
-        None => clock.clone(),
-    };
-    let kms = Arc::new(Kms::open(
-        &store,
-        root.clone(),
-        KmsOptions {
-            region: cfg.region.clone(),
-            account_id: cfg.kms.account_id.clone(),
-            seed_keys: cfg
-                .kms
-                .keys
-                .iter()
-                .map(|k| SeedKey {
-                    key_id: k.key_id.clone(),
-                    alias: k.alias.clone(),
-                    description: k.description.clone(),
-                })
-                .collect(),
-            clock: kms_clock,
-            audit_log: Some(cfg.audit_log_path()),
-        },
-    )?);
+    let store = open_store(cfg, true)?;
+    let (kms, root, dev_root_key) = open_kms(cfg, &store, clock.clone(), DevRootKey::Create)?;
     let mut creds = cfg.configured_credentials();
     let dev_credentials = creds.is_empty();
     if dev_credentials {
@@ -161,9 +121,81 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
     })
 }
 
+/// Opens the store under `cfg.data_dir`. `sweep`: remove what a crash left (serving); `false`
+/// leaves it for `coffer verify` to report.
+pub fn open_store(cfg: &Config, sweep: bool) -> Result<Store, StartError> {
+    let db_path = cfg.data_dir.join("db");
+    let opts = StoreOptions {
+        cache_capacity: cfg.storage.cache_capacity_mib << 20,
+    };
+    let opened = if sweep {
+        Store::open(&db_path, &opts)
+    } else {
+        Store::open_unswept(&db_path, &opts)
+    };
+    opened.map_err(|e| StartError::Store {
+        path: db_path.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// Whether a missing dev root key may be created (serving a new store) or not (`verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevRootKey {
+    Create,
+    MustExist,
+}
+
+/// Finds the root key as `coffer serve` does and opens the KMS, which checks that the key is
+/// the one the store was created with. Returns the KMS, the root key, and the dev key file's
+/// path when the key came from there.
+pub fn open_kms(
+    cfg: &Config,
+    store: &Store,
+    clock: SharedClock,
+    dev: DevRootKey,
+) -> Result<(Arc<Kms>, RootKey, Option<PathBuf>), StartError> {
+    let (root, dev_root_key) = find_root_key(cfg, store, dev)?;
+    let kms_clock: SharedClock = match &cfg.kms.test_clock_offset_file {
+        Some(path) => {
+            tracing::warn!(path = %path.display(), "the KMS clock follows a test offset file");
+            Arc::new(FileOffsetClock {
+                base: clock,
+                path: path.clone(),
+            })
+        }
+        None => clock,
+    };
+    let kms = Arc::new(Kms::open(
+        store,
+        root.clone(),
+        KmsOptions {
+            region: cfg.region.clone(),
+            account_id: cfg.kms.account_id.clone(),
+            seed_keys: cfg
+                .kms
+                .keys
+                .iter()
+                .map(|k| SeedKey {
+                    key_id: k.key_id.clone(),
+                    alias: k.alias.clone(),
+                    description: k.description.clone(),
+                })
+                .collect(),
+            clock: kms_clock,
+            audit_log: Some(cfg.audit_log_path()),
+        },
+    )?);
+    Ok((kms, root, dev_root_key))
+}
+
 /// The configured root key, or in dev mode the one in the data directory (created only for a
-/// store without keys).
-fn find_root_key(cfg: &Config, store: &Store) -> Result<(RootKey, Option<PathBuf>), StartError> {
+/// store without keys, and only when `dev` allows it).
+fn find_root_key(
+    cfg: &Config,
+    store: &Store,
+    dev: DevRootKey,
+) -> Result<(RootKey, Option<PathBuf>), StartError> {
     let env_hex = std::env::var("COFFER_ROOT_KEY")
         .ok()
         .filter(|v| !v.is_empty());
@@ -183,6 +215,13 @@ fn find_root_key(cfg: &Config, store: &Store) -> Result<(RootKey, Option<PathBuf
             "this data directory holds keys, but its root key file {} is missing and no \
              root_key_file / COFFER_ROOT_KEY_FILE is set; refusing to start (a new root key \
              would make every object unreadable)",
+            path.display()
+        )));
+    }
+    if dev == DevRootKey::MustExist {
+        return Err(StartError::RootKey(format!(
+            "no root key: {} does not exist and no root_key_file / COFFER_ROOT_KEY_FILE / \
+             COFFER_ROOT_KEY is set",
             path.display()
         )));
     }

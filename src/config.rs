@@ -98,11 +98,13 @@ pub struct SeedKeyConfig {
 pub struct LimitsConfig {
     /// Most connections served at once; more wait in the accept queue.
     pub max_connections: usize,
-    /// Seconds a client has to send a request's headers.
+    /// Seconds a client has to send a request's headers; also how long a new connection may
+    /// stay silent, and how long a keep-alive connection waits for its next request.
     pub header_read_timeout_secs: u64,
     /// Seconds a request body may stall between two reads.
     pub body_read_timeout_secs: u64,
-    /// Seconds an idle keep-alive connection is kept.
+    /// Seconds a connection may make no progress at all (neither reads nor writes, e.g. a
+    /// client that stops reading a response) before it is closed.
     pub idle_timeout_secs: u64,
 }
 

@@ -25,3 +25,4 @@ pub mod server;
 pub mod service;
 pub mod sse;
 pub mod storage;
+pub mod verify;

@@ -49,6 +49,16 @@ enum Command {
         #[arg(long)]
         listen_http: Option<String>,
     },
+    /// Check a stopped data directory: decrypt every object against its checksums, report
+    /// failures (bucket and key) and orphaned chunks; exit non-zero on any failure.
+    Verify {
+        /// TOML config file (for root_key_file and the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (default ./coffer-data; env COFFER_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -94,6 +104,32 @@ fn main() -> ExitCode {
                 Duration::from_secs(shutdown_grace_secs),
             )
         }
+        Command::Verify { config, data_dir } => {
+            let mut cfg = match Config::load(config.as_deref(), &ProcessEnv) {
+                Ok(c) => c,
+                Err(e) => return fail(&e.to_string()),
+            };
+            if let Some(d) = data_dir {
+                cfg.data_dir = d;
+            }
+            verify(&cfg)
+        }
+    }
+}
+
+fn verify(cfg: &Config) -> ExitCode {
+    let report = match coffer::verify::verify_data_dir(cfg) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = coffer::verify::print_report(&report, &mut out) {
+        return fail(&format!("cannot write the report: {e}"));
+    }
+    if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

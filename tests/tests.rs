@@ -9,11 +9,18 @@
 //! - `tls`: HTTPS with the generated certificate, HTTP/2 by ALPN, HTTP and HTTPS side by side
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
 //! - `kms_api`: the KMS JSON API through aws-sdk-kms, key states as S3 sees them, audit log
+//! - `hostile`: hostile clients on the wire: limits, stalls, idle connections
+//! - `shutdown`: SIGTERM with uploads in flight, the grace deadline, no recovery after
+//! - `tamper`: chunks swapped between objects, dropped, appended: errors, never wrong bytes
+//! - `verify`: `coffer verify` on clean, crashed, tampered stores and a wrong root key
+//! - `crash`: SIGKILL under load, restart, every acknowledged write intact, nothing left behind
 
 mod common;
 
 mod at_rest;
 mod cli;
+mod crash;
+mod hostile;
 mod kms_api;
 mod s3_auth;
 mod s3_bad_input;
@@ -21,4 +28,7 @@ mod s3_conditional;
 mod s3_copy;
 mod s3_objects;
 mod s3_stream;
+mod shutdown;
+mod tamper;
 mod tls;
+mod verify;

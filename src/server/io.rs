@@ -1,6 +1,9 @@
 //! An idle timeout for connections: hyper closes nothing on its own when a client goes quiet, so
 //! every accepted socket is wrapped in [`IdleIo`], which fails the connection once neither a
-//! read nor a write has made progress for the configured time.
+//! read nor a write has made progress for the configured time. A connection that has not sent
+//! a single byte gets a shorter deadline ([`IdleIo::with_first_byte_timeout`], the header-read
+//! timeout): hyper's header-read timer only starts once a request begins, so without it a
+//! silent connection would hold a connection slot for the whole idle timeout.
 
 use std::io;
 use std::pin::Pin;
@@ -13,6 +16,9 @@ use tokio::time::{Instant, Sleep};
 pub struct IdleIo<T> {
     inner: T,
     timeout: Duration,
+    /// Deadline while nothing has been read yet.
+    first_byte_timeout: Duration,
+    seen_input: bool,
     last_activity: Instant,
     sleep: Pin<Box<Sleep>>,
 }
@@ -23,9 +29,19 @@ impl<T> IdleIo<T> {
         IdleIo {
             inner,
             timeout,
+            first_byte_timeout: timeout,
+            seen_input: false,
             last_activity: now,
             sleep: Box::pin(tokio::time::sleep_until(now + timeout)),
         }
+    }
+
+    /// Closes the connection after `t` if the client has sent nothing by then.
+    pub fn with_first_byte_timeout(mut self, t: Duration) -> Self {
+        self.first_byte_timeout = t;
+        let deadline = self.last_activity + t.min(self.timeout);
+        self.sleep.as_mut().reset(deadline);
+        self
     }
 
     /// Polls the idle timer; `Ready(Err)` once the connection has been idle too long.
@@ -34,7 +50,12 @@ impl<T> IdleIo<T> {
             if self.sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
-            let deadline = self.last_activity + self.timeout;
+            let limit = if self.seen_input {
+                self.timeout
+            } else {
+                self.first_byte_timeout
+            };
+            let deadline = self.last_activity + limit;
             if Instant::now() >= deadline {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -57,6 +78,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
                     self.last_activity = Instant::now();
+                    self.seen_input = true;
                 }
                 Poll::Ready(r)
             }

@@ -33,6 +33,15 @@ use crate::config::LimitsConfig;
 use crate::kms::audit::{self, Caller};
 use body::ResBody;
 
+/// Largest request head (request line and header fields) accepted; a larger one gets 431 and the
+/// connection is closed. AWS allows 8 KiB of PUT headers; presigned URLs and metadata stay far
+/// below this. Over HTTP/1.1 it is also hyper's read-buffer ceiling, so it stays well above the
+/// 64 KiB chunk size rather than at 8 KiB, keeping body reads large.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 128 * 1024;
+
+/// Most header fields in one request; more gets 431.
+pub const MAX_HEADERS: usize = 100;
+
 /// Everything a connection needs.
 pub struct App {
     pub s3: S3Api,
@@ -73,9 +82,14 @@ pub async fn run_with_tls(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(app.limits.header_read_timeout_secs))
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+        .max_headers(MAX_HEADERS)
         .keep_alive(true)
         // A client may shut its write side after the request and still read the answer.
         .half_close(true);
+    builder
+        .http2()
+        .max_header_list_size(MAX_REQUEST_HEAD_BYTES as u32);
     let idle = Duration::from_secs(app.limits.idle_timeout_secs);
     let maintenance = {
         let kms = app.kms.kms.clone();
@@ -92,6 +106,7 @@ pub async fn run_with_tls(
             }
         })
     };
+    let first_byte = Duration::from_secs(app.limits.header_read_timeout_secs);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -116,7 +131,7 @@ pub async fn run_with_tls(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay failed");
         }
-        let io = io::IdleIo::new(stream, idle);
+        let io = io::IdleIo::new(stream, idle).with_first_byte_timeout(first_byte);
         let app = app.clone();
         let svc = service_fn(move |req| {
             let app = app.clone();

@@ -147,6 +147,20 @@ impl Store {
     /// Opens (or creates) the database at `dir` and removes chunks of streams left unreferenced
     /// by a crash.
     pub fn open(dir: &Path, opts: &StoreOptions) -> Result<Store> {
+        let store = Self::open_unswept(dir, opts)?;
+        let swept = store.sweep_orphans()?;
+        if swept > 0 {
+            tracing::info!(
+                streams = swept,
+                "removed unreferenced streams left by an interrupted write"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Opens the database without sweeping, so `coffer verify` can report what a crash left.
+    /// Not for serving: streams listed in `orphans` still have their chunks.
+    pub fn open_unswept(dir: &Path, opts: &StoreOptions) -> Result<Store> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(opts.cache_capacity)
@@ -162,13 +176,6 @@ impl Store {
                 bucket_gate: RwLock::new(()),
             }),
         };
-        let swept = store.sweep_orphans()?;
-        if swept > 0 {
-            tracing::info!(
-                streams = swept,
-                "removed unreferenced streams left by an interrupted write"
-            );
-        }
         Ok(store)
     }
 

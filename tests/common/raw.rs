@@ -145,6 +145,11 @@ impl<'a> RawRequest<'a> {
         (target, headers)
     }
 
+    /// The signed request target and headers, for hand-built wire bytes.
+    pub fn signed_head(&self) -> (String, Vec<(String, String)>) {
+        self.signed()
+    }
+
     pub async fn send(self, addr: std::net::SocketAddr) -> RawResponse {
         let body = self.body.clone();
         self.send_body(addr, body).await

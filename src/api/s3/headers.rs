@@ -451,3 +451,6 @@ mod tests {
         assert!(body_checks(&hm(&[("content-md5", "nope")]), None).is_err());
     }
 }
+
+#[cfg(test)]
+mod props;
