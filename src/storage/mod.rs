@@ -23,6 +23,7 @@
 pub mod records;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::clock::unix_millis;
@@ -135,6 +136,21 @@ struct Inner {
     /// Commits take it shared, bucket deletion exclusive: sled transactions cannot check that
     /// a tree is empty, so this keeps an object from landing in a bucket being deleted.
     bucket_gate: RwLock<()>,
+    /// Group commit: see [`Store::flush`].
+    flush: FlushState,
+}
+
+/// Group commit for [`Store::flush`]. sled 0.34.7's own `flush_async` can deadlock when several
+/// callers await it at once (sled issues #1241, #1308: fixed upstream, never released), so
+/// flushes are ours: one synchronous `Db::flush` at a time on a blocking thread, and a caller
+/// whose writes a flush already covered returns without flushing again.
+struct FlushState {
+    /// Tickets handed out: a caller's writes happened before it took its ticket.
+    requested: AtomicU64,
+    /// Every ticket up to this value is durable.
+    durable: AtomicU64,
+    /// Held while a flush runs.
+    running: tokio::sync::Mutex<()>,
 }
 
 /// A generic ordered key-value table, for modules (the KMS) that keep their own records.
@@ -174,6 +190,11 @@ impl Store {
                 orphans: db.open_tree("orphans")?,
                 db,
                 bucket_gate: RwLock::new(()),
+                flush: FlushState {
+                    requested: AtomicU64::new(0),
+                    durable: AtomicU64::new(0),
+                    running: tokio::sync::Mutex::new(()),
+                },
             }),
         };
         Ok(store)
@@ -181,7 +202,20 @@ impl Store {
 
     /// Makes every write before this call durable.
     pub async fn flush(&self) -> Result<()> {
-        self.inner.db.flush_async().await?;
+        let f = &self.inner.flush;
+        let ticket = f.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let _running = f.running.lock().await;
+        if f.durable.load(Ordering::SeqCst) >= ticket {
+            // A flush that started after our writes finished while we waited.
+            return Ok(());
+        }
+        // Every ticket taken so far belongs to writes that are already in sled's log.
+        let covers = f.requested.load(Ordering::SeqCst);
+        let db = self.inner.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StorageError::Io(format!("flush task failed: {e}")))??;
+        f.durable.fetch_max(covers, Ordering::SeqCst);
         Ok(())
     }
 
@@ -510,5 +544,42 @@ impl Table {
             kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(Into::into)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: with sled's `flush_async`, concurrent flushes could hang forever (seen as
+    /// `aws s3 rm --recursive` timing out: ten DELETEs flushing at once).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_flushes_all_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..64u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for j in 0..8u64 {
+                    let s = store.begin_stream(i * 100 + j).unwrap();
+                    store.put_chunk(&s, 0, &[i as u8; 1000]).unwrap();
+                    store.flush().await.unwrap();
+                }
+            }));
+        }
+        let all = async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(120), all)
+            .await
+            .expect("every flush completes");
+        let f = &store.inner.flush;
+        assert_eq!(
+            f.durable.load(Ordering::SeqCst),
+            f.requested.load(Ordering::SeqCst)
+        );
     }
 }
