@@ -698,3 +698,96 @@ async fn chunk_header_and_trailer_limits_over_the_wire() {
         assert_eq!(head_status(&s3, "lim", &key).await, Err("NotFound".into()));
     }
 }
+
+/// Hostile but valid: 10 000 one-byte chunks, every chunk signature verified, the body stored
+/// exactly; and the same as unsigned chunks with a trailer.
+#[tokio::test]
+async fn ten_thousand_tiny_chunks() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("tiny").send().await.unwrap();
+    let data = pattern(10_000, 77);
+    for (key, claim, trailer) in [
+        ("signed", SIGNED, None),
+        ("unsigned", UNSIGNED_TRAILER, Some("CRC32")),
+    ] {
+        let trailer_kv = trailer.map(|a| ("x-amz-checksum-crc32", checksum_b64(a, &data)));
+        let signed = claim != UNSIGNED_TRAILER;
+        let mut s = Streaming {
+            claim,
+            trailer: trailer.map(|_| "x-amz-checksum-crc32"),
+            decoded_len: data.len(),
+            wire_len: 0,
+        };
+        let path = format!("/tiny/{key}");
+        let (_, mut probe) = signed_head(srv.addr, &path, &s);
+        s.wire_len = encode(
+            &data,
+            1,
+            signed.then_some(&mut probe),
+            trailer_kv.clone(),
+            Corrupt::Nothing,
+        )
+        .len();
+        let (head, mut signer) = signed_head(srv.addr, &path, &s);
+        let body = encode(
+            &data,
+            1,
+            signed.then_some(&mut signer),
+            trailer_kv,
+            Corrupt::Nothing,
+        );
+        let r = raw_exchange(srv.addr, &head, &body).await;
+        assert_eq!(r.status, 200, "{key}: {}", r.body);
+        assert_eq!(get(&s3, "tiny", key).await, data, "{key}");
+    }
+}
+
+/// A chunk header that never ends (no CRLF, megabytes of it) is refused once it passes the
+/// named limit: the server neither buffers it nor waits for the rest.
+#[tokio::test]
+async fn endless_chunk_header_is_cut_off_at_the_limit() {
+    use coffer::api::auth::chunked::MAX_CHUNK_HEADER_LEN;
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("endless").send().await.unwrap();
+    let declared = 16 << 20;
+    let s = Streaming {
+        claim: UNSIGNED_TRAILER,
+        trailer: Some("x-amz-checksum-crc32"),
+        decoded_len: 3,
+        wire_len: declared,
+    };
+    let (head, _) = signed_head(srv.addr, "/endless/k", &s);
+    let mut conn = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let (mut rd, mut wr) = conn.into_split();
+    // Keep sending header bytes; the server must answer long before the declared length.
+    let writer = tokio::spawn(async move {
+        let junk = vec![b'f'; 64 * 1024];
+        let mut sent = 0usize;
+        while sent < declared {
+            if wr.write_all(&junk).await.is_err() {
+                break;
+            }
+            sent += junk.len();
+        }
+        sent
+    });
+    let mut out = Vec::new();
+    let _ =
+        tokio::time::timeout(std::time::Duration::from_secs(30), rd.read_to_end(&mut out)).await;
+    let r = parse_response(&out);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("longer than"), "{}", r.body);
+    let sent = writer.await.unwrap();
+    assert!(
+        sent < declared,
+        "the server read the whole endless header ({sent} bytes)"
+    );
+    assert!(MAX_CHUNK_HEADER_LEN < declared);
+    assert_eq!(
+        head_status(&s3, "endless", "k").await,
+        Err("NotFound".into())
+    );
+}
