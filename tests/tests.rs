@@ -7,6 +7,7 @@
 //! - `s3_copy`: CopyObject (SSE of the destination, directives, copy-source conditionals)
 //! - `s3_conditional`: conditional GET/HEAD/PUT, response-* overrides
 //! - `tls`: HTTPS with the generated certificate, HTTP/2 by ALPN, HTTP and HTTPS side by side
+//! - `s3_sse`: bucket default encryption, bucket keys, SSE header rules
 //! - `cli`: stock aws-cli and boto3 scripts against the real binary
 //! - `kms_api`: the KMS JSON API through aws-sdk-kms, key states as S3 sees them, audit log
 //! - `hostile`: hostile clients on the wire: limits, stalls, idle connections
@@ -27,6 +28,7 @@ mod s3_bad_input;
 mod s3_conditional;
 mod s3_copy;
 mod s3_objects;
+mod s3_sse;
 mod s3_stream;
 mod shutdown;
 mod tamper;

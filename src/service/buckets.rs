@@ -87,6 +87,19 @@ impl Service {
         Ok(())
     }
 
+    /// Sets (or with `None` removes) the bucket's default encryption.
+    pub async fn set_bucket_encryption(
+        &self,
+        name: &str,
+        encryption: Option<crate::storage::records::BucketEncryption>,
+    ) -> Result<(), ServiceError> {
+        let mut rec = self.head_bucket(name)?;
+        rec.encryption = encryption;
+        self.store.update_bucket(name, &rec)?;
+        self.store.flush().await?;
+        Ok(())
+    }
+
     pub fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>, ServiceError> {
         Ok(self.store.list_buckets()?)
     }

@@ -491,6 +491,20 @@ impl S3Api {
                 .with_key(key)
                 .with_extra("VersionId", v.clone()));
         }
+        // As AWS: SSE-S3/SSE-KMS are properties of the object; a read may not name them.
+        for name in [
+            "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            "x-amz-server-side-encryption-context",
+        ] {
+            if h.contains_key(name) {
+                return Err(S3Error::invalid_argument(
+                    format!("{name} header is not supported for this operation."),
+                    name,
+                    header_str(h, name)?.unwrap_or_default(),
+                ));
+            }
+        }
         let rec = self
             .service
             .head_object(bucket, key)
@@ -601,22 +615,7 @@ impl S3Api {
         bucket: &str,
         body: &mut RequestBody,
     ) -> Result<Response<ResBody>, S3Error> {
-        let h = &ctx.parts.headers;
-        let payload = match &ctx.verified.payload {
-            PayloadCheck::Sha256(d) => Some(*d),
-            _ => None,
-        };
-        let checks = headers::body_checks(h, payload)?;
-        let raw = body.read_limited(xml::MAX_XML_BODY).await?;
-        let mut digests = Digests::new(checks, false);
-        digests.update(&raw);
-        if let Some((alg, value)) = crate::service::objects::BodySource::trailing_checksum(body) {
-            digests
-                .expect_trailing_checksum(alg, value)
-                .map_err(service_error)?;
-        }
-        digests.finish().map_err(service_error)?;
-        let req: xml::Delete = xml::parse_xml(&raw)?;
+        let req: xml::Delete = xml::parse_xml(&read_xml_body(ctx, body).await?)?;
         if req.objects.len() > xml::MAX_DELETE_OBJECTS {
             return Err(S3Error::new(
                 S3ErrorCode::MalformedXML,
@@ -656,6 +655,29 @@ impl S3Api {
         }
         Ok(xml_response(xml::to_xml("DeleteResult", &doc)?))
     }
+}
+
+/// Reads a small XML request body whole, verified like any body: SigV4 payload hash,
+/// Content-MD5 and flexible checksums (header or trailer).
+pub(crate) async fn read_xml_body(
+    ctx: &Ctx<'_>,
+    body: &mut RequestBody,
+) -> Result<Vec<u8>, S3Error> {
+    let payload = match &ctx.verified.payload {
+        PayloadCheck::Sha256(d) => Some(*d),
+        _ => None,
+    };
+    let checks = headers::body_checks(&ctx.parts.headers, payload)?;
+    let raw = body.read_limited(xml::MAX_XML_BODY).await?;
+    let mut digests = Digests::new(checks, false);
+    digests.update(&raw);
+    if let Some((alg, value)) = crate::service::objects::BodySource::trailing_checksum(body) {
+        digests
+            .expect_trailing_checksum(alg, value)
+            .map_err(service_error)?;
+    }
+    digests.finish().map_err(service_error)?;
+    Ok(raw)
 }
 
 /// The plaintext range of part `n` (1-based); a single-PUT object is its own part 1.

@@ -7,6 +7,7 @@
 //! XML with the request id.
 
 mod copy;
+mod encryption;
 pub mod error;
 mod handlers;
 mod headers;
@@ -316,6 +317,11 @@ impl S3Api {
                 key,
                 version_id,
             } => self.delete_object(&bucket, &key, version_id).await,
+            E::PutBucketEncryption { bucket } => {
+                self.put_bucket_encryption(ctx, &bucket, body).await
+            }
+            E::GetBucketEncryption { bucket } => self.get_bucket_encryption(&bucket),
+            E::DeleteBucketEncryption { bucket } => self.delete_bucket_encryption(&bucket).await,
             other => Err(S3Error::not_implemented(other.operation())),
         }
     }
