@@ -9,6 +9,7 @@
 pub mod buckets;
 pub mod digest;
 pub mod list;
+pub mod multipart;
 pub mod objects;
 
 use std::sync::Arc;
@@ -63,6 +64,8 @@ pub enum ServiceError {
     Integrity(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Multipart(#[from] multipart::MultipartError),
 }
 
 impl From<StorageError> for ServiceError {

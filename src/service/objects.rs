@@ -48,10 +48,10 @@ pub struct PutObjectInput {
 }
 
 /// Deletes a stream's chunks unless disarmed: an abandoned or failed write leaves nothing.
-struct StreamGuard<'a> {
-    store: &'a Store,
-    id: StreamId,
-    armed: bool,
+pub(super) struct StreamGuard<'a> {
+    pub(super) store: &'a Store,
+    pub(super) id: StreamId,
+    pub(super) armed: bool,
 }
 
 impl Drop for StreamGuard<'_> {
@@ -77,7 +77,7 @@ pub fn etag_matches(list: &str, etag: &str) -> bool {
 }
 
 impl Service {
-    fn check_key(&self, key: &str) -> Result<(), ServiceError> {
+    pub(super) fn check_key(&self, key: &str) -> Result<(), ServiceError> {
         if key.is_empty() {
             return Err(ServiceError::InvalidArgument(
                 "Object key must not be empty".into(),
@@ -90,7 +90,7 @@ impl Service {
     }
 
     /// The SSE a write gets: the request's, else the bucket's default, else SSE-S3.
-    fn resolve_sse(
+    pub(super) fn resolve_sse(
         &self,
         bucket: &str,
         requested: Option<&SseSpec>,
@@ -204,7 +204,7 @@ impl Service {
         Ok(record)
     }
 
-    fn new_stream(&self) -> Result<(StreamId, [u8; SALT_LEN]), ServiceError> {
+    pub(super) fn new_stream(&self) -> Result<(StreamId, [u8; SALT_LEN]), ServiceError> {
         let stream = self.store.begin_stream(self.now_millis())?;
         let mut salt = [0u8; SALT_LEN];
         crate::secret::fill_random(&mut salt)?;
@@ -312,7 +312,7 @@ fn check_write_conditions(
 
 /// Streams `body` into chunks of `stream`: digests over the plaintext, then the chunk cipher.
 /// Returns the plaintext size.
-async fn write_stream<B: BodySource>(
+pub(super) async fn write_stream<B: BodySource>(
     store: &Store,
     data_key: &Key32,
     stream: StreamId,

@@ -20,6 +20,7 @@
 //! - A write is durable only after [`Store::flush`]: callers acknowledge nothing before it.
 //! - Every record starts with a format version byte (see [`records`]).
 
+pub mod multipart;
 pub mod records;
 
 use std::path::Path;

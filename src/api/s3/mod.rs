@@ -9,6 +9,7 @@
 pub mod error;
 mod handlers;
 mod headers;
+mod multipart;
 pub mod router;
 pub mod xml;
 
@@ -25,6 +26,7 @@ use crate::api::auth::{self, AuthError, AuthRequest, CredentialStore, PayloadChe
 use crate::clock::SharedClock;
 use crate::kms::KmsError;
 use crate::server::body::{self, ResBody};
+use crate::service::multipart::PartTarget;
 use crate::service::objects::BodySource;
 use crate::service::{Service, ServiceError};
 use error::{S3Error, S3ErrorCode};
@@ -231,6 +233,75 @@ impl S3Api {
                 key,
                 version_id,
             } => self.delete_object(&bucket, &key, version_id).await,
+            E::CreateMultipartUpload { bucket, key } => {
+                self.create_multipart_upload(ctx, &bucket, &key)
+            }
+            E::UploadPart {
+                bucket,
+                key,
+                part_number,
+                upload_id,
+            } => {
+                let target = PartTarget {
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
+                };
+                self.upload_part(ctx, target, body).await
+            }
+            E::UploadPartCopy {
+                bucket,
+                key,
+                part_number,
+                upload_id,
+                copy_source,
+            } => {
+                let target = PartTarget {
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
+                };
+                self.upload_part_copy(ctx, target, copy_source).await
+            }
+            E::CompleteMultipartUpload {
+                bucket,
+                key,
+                upload_id,
+            } => {
+                self.complete_multipart_upload(ctx, &bucket, &key, &upload_id, body)
+                    .await
+            }
+            E::AbortMultipartUpload {
+                bucket,
+                key,
+                upload_id,
+            } => self.abort_multipart_upload(&bucket, &key, &upload_id).await,
+            E::ListParts {
+                bucket,
+                key,
+                upload_id,
+                max_parts,
+                part_number_marker,
+            } => self.list_parts(&bucket, &key, &upload_id, max_parts, part_number_marker),
+            E::ListMultipartUploads {
+                bucket,
+                prefix,
+                delimiter,
+                key_marker,
+                upload_id_marker,
+                max_uploads,
+                encoding_type,
+            } => self.list_multipart_uploads(
+                &bucket,
+                prefix,
+                delimiter,
+                key_marker,
+                upload_id_marker,
+                max_uploads,
+                encoding_type,
+            ),
             other => Err(S3Error::not_implemented(other.operation())),
         }
     }
@@ -379,6 +450,7 @@ pub fn service_error(e: ServiceError) -> S3Error {
                 "We encountered an internal error. Please try again.",
             )
         }
+        ServiceError::Multipart(m) => multipart::multipart_error(m),
     }
 }
 
