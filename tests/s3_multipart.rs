@@ -834,3 +834,47 @@ impl http_body::Body for ChannelBody {
             .map(|o| o.map(|b| Ok(http_body::Frame::data(b))))
     }
 }
+
+/// Regression: `aws s3 sync` of a tree with a 0-byte file failed with `KeyError: 'ETag'` on a
+/// later UploadPart. The empty PUT carried `Expect: 100-continue`, hyper answered it without a
+/// `100 Continue`, and botocore kept that early answer's state on the connection, misreading the
+/// next response there. Such connections are now closed after the response.
+#[tokio::test]
+async fn empty_put_with_expect_continue_closes_the_connection() {
+    use std::io::{Read, Write};
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-expect").await;
+    let presigned = s3
+        .put_object()
+        .bucket("mp-expect")
+        .key("empty")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
+                300,
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let uri: http::Uri = presigned.uri().parse().unwrap();
+    let path = uri.path_and_query().unwrap().as_str().to_string();
+    let mut conn = std::net::TcpStream::connect(srv.addr).unwrap();
+    write!(
+        conn,
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n",
+        srv.addr
+    )
+    .unwrap();
+    let mut resp = String::new();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // The server closes the connection, so reading to the end terminates.
+    conn.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase().contains("connection: close"),
+        "{resp}"
+    );
+    assert_eq!(get(&s3, "mp-expect", "empty").await, Vec::<u8>::new());
+}

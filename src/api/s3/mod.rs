@@ -81,12 +81,16 @@ impl S3Api {
                 error_response(&e, request_id, parts.method == Method::HEAD)
             }
         };
+        let close = answered_without_continue(&parts, resp.status());
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(request_id) {
             h.insert("x-amz-request-id", v.clone());
             h.insert("x-amz-id-2", v);
         }
         h.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
+        if close {
+            h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         (resp, info)
     }
 
@@ -305,6 +309,25 @@ impl S3Api {
             other => Err(S3Error::not_implemented(other.operation())),
         }
     }
+}
+
+/// Was this an `Expect: 100-continue` request that may have been answered without a
+/// `100 Continue` (hyper sends none for an empty body, nor when an error comes before the body
+/// is read)? botocore (aws-cli v1, boto3) keeps that early answer's status on the connection and
+/// misreads the next response on it (a `KeyError: 'ETag'` in `aws s3 sync` after a 0-byte
+/// file), so such connections are closed after the response.
+fn answered_without_continue(parts: &Parts, status: http::StatusCode) -> bool {
+    let expects = parts
+        .headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    let empty = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0");
+    expects && (empty || !status.is_success())
 }
 
 /// aws-chunked bodies and trailers come with streaming-upload support; until then they are
