@@ -21,7 +21,7 @@ use bytes::Bytes;
 use md5::{Digest, Md5};
 
 use super::digest::{BodyChecks, ChecksumAlgorithm, Digests};
-use super::objects::{BodySource, ObjectReader, StreamGuard, write_stream};
+use super::objects::{BodySource, ObjectReader};
 use super::{MAX_USER_METADATA, Service, ServiceError};
 use crate::secret::Key32;
 use crate::sse::chunk::{CHUNK_SIZE, SCHEME_V1};
@@ -453,23 +453,10 @@ impl Service {
         body: &mut B,
     ) -> Result<PartRecord, ServiceError> {
         let mut digests = Digests::new(checks, true);
-        let (stream, salt) = self.new_stream()?;
-        let mut guard = StreamGuard {
-            store: &self.store,
-            id: stream,
-            armed: true,
-        };
-        let size = write_stream(
-            &self.store,
-            &data_key,
-            stream,
-            &salt,
-            body,
-            &mut digests,
-            MAX_PART_SIZE,
-        )
-        .await?;
-        drop(data_key);
+        let mut written = self
+            .encrypt_to_new_stream(data_key, body, &mut digests, MAX_PART_SIZE)
+            .await?;
+        let (stream, salt, size) = (written.guard.id, written.salt, written.size);
         let result = digests.finish()?;
         let md5_hex = hex::encode(
             result
@@ -496,7 +483,7 @@ impl Service {
                 PartCommit::NoSuchUpload => return Err(no_such_upload()),
                 PartCommit::Recorded { replaced } => replaced,
             };
-        guard.armed = false;
+        written.guard.armed = false;
         self.store.flush().await?;
         if let Some(old) = replaced {
             self.delete_stream_ids(&[old.stream.stream_id]);

@@ -65,6 +65,14 @@ impl Drop for StreamGuard<'_> {
     }
 }
 
+/// A body encrypted into a new stream that no record references yet.
+pub(super) struct WrittenStream<'a> {
+    pub(super) guard: StreamGuard<'a>,
+    pub(super) salt: [u8; SALT_LEN],
+    /// Plaintext size.
+    pub(super) size: u64,
+}
+
 fn normalize_etag(s: &str) -> &str {
     s.trim().trim_start_matches("W/").trim_matches('"')
 }
@@ -139,23 +147,10 @@ impl Service {
         let want_md5 = sse_record.mode == SseMode::S3;
         let mut digests = Digests::new(input.checks.clone(), want_md5);
 
-        let (stream, salt) = self.new_stream()?;
-        let mut guard = StreamGuard {
-            store: &self.store,
-            id: stream,
-            armed: true,
-        };
-        let size = write_stream(
-            &self.store,
-            &data_key,
-            stream,
-            &salt,
-            body,
-            &mut digests,
-            MAX_PUT_SIZE,
-        )
-        .await?;
-        drop(data_key);
+        let mut written = self
+            .encrypt_to_new_stream(data_key, body, &mut digests, MAX_PUT_SIZE)
+            .await?;
+        let (stream, salt, size) = (written.guard.id, written.salt, written.size);
         let result = digests.finish()?;
 
         let etag = match (sse_record.mode, result.md5) {
@@ -194,7 +189,7 @@ impl Service {
                 check_write_conditions(&conditions, cur)
                     .map_err(|_| crate::storage::StorageError::PreconditionFailed)
             })?;
-        guard.armed = false;
+        written.guard.armed = false;
         // One flush makes the chunks and the record durable together: sled recovers a prefix
         // of its log, and every chunk was written before the commit.
         self.store.flush().await?;
@@ -204,7 +199,36 @@ impl Service {
         Ok(record)
     }
 
-    pub(super) fn new_stream(&self) -> Result<(StreamId, [u8; SALT_LEN]), ServiceError> {
+    /// Encrypts `body` under `data_key` into a new stream (fresh id and salt) while `digests`
+    /// see the plaintext. The stream stays guarded (deleted on drop) until the caller commits it
+    /// and disarms the guard; the data key is dropped as soon as the body is written.
+    pub(super) async fn encrypt_to_new_stream<B: BodySource>(
+        &self,
+        data_key: Key32,
+        body: &mut B,
+        digests: &mut Digests,
+        max_size: u64,
+    ) -> Result<WrittenStream<'_>, ServiceError> {
+        let (stream, salt) = self.new_stream()?;
+        let guard = StreamGuard {
+            store: &self.store,
+            id: stream,
+            armed: true,
+        };
+        let size = write_stream(
+            &self.store,
+            &data_key,
+            stream,
+            &salt,
+            body,
+            digests,
+            max_size,
+        )
+        .await?;
+        Ok(WrittenStream { guard, salt, size })
+    }
+
+    fn new_stream(&self) -> Result<(StreamId, [u8; SALT_LEN]), ServiceError> {
         let stream = self.store.begin_stream(self.now_millis())?;
         let mut salt = [0u8; SALT_LEN];
         crate::secret::fill_random(&mut salt)?;
@@ -312,7 +336,7 @@ fn check_write_conditions(
 
 /// Streams `body` into chunks of `stream`: digests over the plaintext, then the chunk cipher.
 /// Returns the plaintext size.
-pub(super) async fn write_stream<B: BodySource>(
+async fn write_stream<B: BodySource>(
     store: &Store,
     data_key: &Key32,
     stream: StreamId,

@@ -11,8 +11,9 @@
 //! object key contains 0x00.
 //!
 //! Invariants (extending those in the parent module):
-//! - A part's stream leaves `orphans` in the transaction that records the part; a replaced
-//!   part's stream enters `orphans` in that same transaction.
+//! - A part's stream leaves `orphans` right after the part is recorded, and a replaced part's
+//!   stream enters `orphans` right before it is replaced (no transaction: see
+//!   [`Store::commit_part`]); the start-up sweep keeps orphans that a part record references.
 //! - Completing or aborting removes the upload and its part entries in one transaction that also
 //!   puts every stream the object does not reference into `orphans`. So a crash at any point
 //!   leaves every stream either referenced (by an object or a recorded part) or listed in
@@ -211,8 +212,14 @@ impl Store {
         }
     }
 
-    /// Records a part in one transaction: the upload must still exist, the part's stream
-    /// leaves `orphans`, a replaced part's stream enters it.
+    /// Records a part: the part's stream leaves `orphans`, a replaced part's stream enters it.
+    ///
+    /// Deliberately no sled transaction: parts are committed while other parts stream their
+    /// chunks in, and a sled 0.34 transaction (a global write lock) waiting behind an insert that
+    /// waits for the log, which waits for the flusher, which waits behind the transaction, is a
+    /// deadlock seen under load. Instead the steps are ordered so that a crash between any two
+    /// leaves every stream referenced or in `orphans`, and the start-up sweep keeps orphans
+    /// still referenced by a part record ([`Store::part_stream_ids`]).
     pub fn commit_part(
         &self,
         bucket: &str,
@@ -220,31 +227,48 @@ impl Store {
         upload_id: &str,
         part: &PartRecord,
     ) -> Result<PartCommit> {
-        use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError as Cte;
         let uploads = self.uploads_tree()?;
         let parts = self.parts_tree()?;
         let ukey = upload_key(bucket, key, upload_id);
         let pkey = part_key(upload_id, part.stream.part_number);
         let encoded = part.encode();
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
-        let new_stream = part.stream.stream_id;
-        let r =
-            (&uploads, &parts, &self.inner.orphans).transaction(|(uploads, parts, orphans)| {
-                if uploads.get(&ukey)?.is_none() {
-                    return Ok(PartCommit::NoSuchUpload);
-                }
-                let replaced = match parts.insert(pkey.as_slice(), encoded.as_slice())? {
-                    Some(v) => Some(PartRecord::decode(&v).map_err(Cte::Abort)?),
-                    None => None,
-                };
-                orphans.remove(&new_stream.0)?;
-                if let Some(old) = &replaced {
-                    orphans.insert(&old.stream.stream_id.0, &now)?;
-                }
-                Ok(PartCommit::Recorded { replaced })
-            })?;
-        Ok(r)
+        let replaced = loop {
+            if uploads.get(&ukey)?.is_none() {
+                return Ok(PartCommit::NoSuchUpload);
+            }
+            let old = parts.get(&pkey)?;
+            let old_record = old.as_deref().map(PartRecord::decode).transpose()?;
+            // Orphaned before it is unreferenced: the sweep keeps it while the record stands.
+            if let Some(o) = &old_record {
+                self.inner.orphans.insert(o.stream.stream_id.0, &now)?;
+            }
+            if parts
+                .compare_and_swap(&pkey, old, Some(encoded.as_slice()))?
+                .is_ok()
+            {
+                break old_record;
+            }
+            // A concurrent upload of the same part number won; it orphaned what it replaced.
+        };
+        self.inner.orphans.remove(part.stream.stream_id.0)?;
+        if uploads.get(&ukey)?.is_none() {
+            // Completed or aborted meanwhile, possibly after its sweep of late parts: undo.
+            self.inner.orphans.insert(part.stream.stream_id.0, &now)?;
+            let _ =
+                parts.compare_and_swap(&pkey, Some(encoded.as_slice()), None as Option<&[u8]>)?;
+            return Ok(PartCommit::NoSuchUpload);
+        }
+        Ok(PartCommit::Recorded { replaced })
+    }
+
+    /// Every stream referenced by a recorded part (the start-up sweep keeps these).
+    pub(super) fn part_stream_ids(&self) -> Result<std::collections::HashSet<StreamId>> {
+        let mut out = std::collections::HashSet::new();
+        for kv in self.parts_tree()?.iter().values() {
+            out.insert(PartRecord::decode(&kv?)?.stream.stream_id);
+        }
+        Ok(out)
     }
 
     /// The recorded parts of an upload with part number `> after`, in part-number order.
@@ -454,6 +478,48 @@ mod tests {
         assert_eq!(uid, id);
         assert!(valid_upload_id(id));
         assert!(!valid_upload_id("../x"));
+    }
+
+    /// A crash between recording a part and taking its stream out of `orphans` must not lose
+    /// the part: the start-up sweep keeps orphans that a part record references.
+    #[test]
+    fn sweep_keeps_orphans_referenced_by_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = super::super::StoreOptions::default();
+        let (kept, swept) = {
+            let store = Store::open(dir.path(), &opts).unwrap();
+            let kept = store.begin_stream(0).unwrap();
+            let swept = store.begin_stream(0).unwrap();
+            store.put_chunk(&kept, 0, b"kept").unwrap();
+            store.put_chunk(&swept, 0, b"swept").unwrap();
+            let part = PartRecord {
+                stream: StreamRecord {
+                    stream_id: kept,
+                    salt: vec![0; 32],
+                    size: 4,
+                    part_number: 1,
+                    etag: String::new(),
+                },
+                last_modified_ms: 0,
+                md5_hex: String::new(),
+                checksums: Default::default(),
+            };
+            // The part record is in; its stream is still listed in `orphans` (the crash).
+            store
+                .parts_tree()
+                .unwrap()
+                .insert(
+                    part_key("0123456789abcdef0123456789abcdef", 1),
+                    part.encode(),
+                )
+                .unwrap();
+            store.inner.db.flush().unwrap();
+            (kept, swept)
+        };
+        let store = Store::open(dir.path(), &opts).unwrap();
+        assert_eq!(store.count_chunks(&kept).unwrap(), 1);
+        assert_eq!(store.count_chunks(&swept).unwrap(), 0);
+        assert!(store.orphan_streams().unwrap().is_empty());
     }
 
     #[test]
