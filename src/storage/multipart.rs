@@ -108,7 +108,7 @@ pub enum CompleteCommit {
     /// The object is in place. `unused` (streams of parts not in the object) and the replaced
     /// object's streams are in `orphans`; delete them after a flush.
     Completed {
-        replaced: Option<ObjectRecord>,
+        replaced: Option<Box<ObjectRecord>>,
         unused: Vec<StreamId>,
     },
     NoSuchUpload,
@@ -352,7 +352,7 @@ impl Store {
                     }
                 }
                 let replaced = match objects.insert(key.as_bytes(), encoded.as_slice())? {
-                    Some(v) => Some(ObjectRecord::decode(&v).map_err(Cte::Abort)?),
+                    Some(v) => Some(Box::new(ObjectRecord::decode(&v).map_err(Cte::Abort)?)),
                     None => None,
                 };
                 if let Some(old) = &replaced {
