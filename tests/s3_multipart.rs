@@ -694,6 +694,16 @@ async fn composite_and_full_object_checksums() {
         .unwrap();
     assert_eq!(head.checksum_sha256(), Some(want.as_str()));
     assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
+    let listed = s3
+        .list_objects_v2()
+        .bucket("mp-checksums")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.contents()[0].checksum_type(),
+        Some(&ChecksumType::Composite)
+    );
 
     // FULL_OBJECT CRC64NVME: the CRC of the whole object, combined from the parts.
     let id = s3

@@ -95,7 +95,11 @@ fn object_entry(key: String, rec: &ObjectRecord, url: bool, owner_too: bool) -> 
         last_modified: Timestamp(rec.last_modified_ms),
         etag: format!("\"{}\"", rec.etag),
         checksum_algorithm: rec.checksums.keys().next().cloned(),
-        checksum_type: (!rec.checksums.is_empty()).then(|| "FULL_OBJECT".to_string()),
+        checksum_type: rec
+            .checksums
+            .values()
+            .next()
+            .map(|v| headers::checksum_type_of(v).to_string()),
         size: rec.size,
         storage_class: "STANDARD".into(),
         owner: owner_too.then(owner),
@@ -397,7 +401,11 @@ impl S3Api {
                         last_modified: Timestamp(r.last_modified_ms),
                         etag: format!("\"{}\"", r.etag),
                         checksum_algorithm: r.checksums.keys().next().cloned(),
-                        checksum_type: (!r.checksums.is_empty()).then(|| "FULL_OBJECT".into()),
+                        checksum_type: r
+                            .checksums
+                            .values()
+                            .next()
+                            .map(|v| headers::checksum_type_of(v).to_string()),
                         size: r.size,
                         storage_class: "STANDARD".into(),
                         owner: Some(owner()),
