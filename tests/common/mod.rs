@@ -182,9 +182,7 @@ pub async fn read_all(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -
 }
 
 /// The S3 error code of an SDK error (`HTTP <status>` for body-less HEAD errors).
-pub fn code<E>(
-    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> String
+pub fn code<E>(err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
 {
