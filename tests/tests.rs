@@ -1,5 +1,6 @@
 //! One integration test binary. Where new tests go:
 //! - `s3_objects`: object and bucket operations through aws-sdk-s3
+//! - `s3_multipart`: multipart uploads, UploadPartCopy, multipart reads, kill -9 mid-upload
 //! - `s3_auth`: SigV4 header auth, presigned URLs, their errors
 //! - `s3_bad_input`: malformed requests on the wire, AWS's error codes, nothing changed
 //! - `at_rest`: what is on disk (no plaintext), tampering, golden files, restarts
@@ -27,6 +28,7 @@ mod s3_auth;
 mod s3_bad_input;
 mod s3_conditional;
 mod s3_copy;
+mod s3_multipart;
 mod s3_objects;
 mod s3_sse;
 mod s3_stream;

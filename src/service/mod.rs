@@ -10,6 +10,7 @@ pub mod buckets;
 pub mod copy;
 pub mod digest;
 pub mod list;
+pub mod multipart;
 pub mod objects;
 
 use std::sync::Arc;
@@ -64,6 +65,8 @@ pub enum ServiceError {
     Integrity(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Multipart(#[from] multipart::MultipartError),
 }
 
 impl From<StorageError> for ServiceError {

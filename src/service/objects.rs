@@ -55,10 +55,10 @@ pub struct PutObjectInput {
 }
 
 /// Deletes a stream's chunks unless disarmed: an abandoned or failed write leaves nothing.
-struct StreamGuard<'a> {
-    store: &'a Store,
-    id: StreamId,
-    armed: bool,
+pub(super) struct StreamGuard<'a> {
+    pub(super) store: &'a Store,
+    pub(super) id: StreamId,
+    pub(super) armed: bool,
 }
 
 impl Drop for StreamGuard<'_> {
@@ -70,6 +70,14 @@ impl Drop for StreamGuard<'_> {
             tracing::warn!(error = %e, "could not delete an abandoned stream");
         }
     }
+}
+
+/// A body encrypted into a new stream that no record references yet.
+pub(super) struct WrittenStream<'a> {
+    pub(super) guard: StreamGuard<'a>,
+    pub(super) salt: [u8; SALT_LEN],
+    /// Plaintext size.
+    pub(super) size: u64,
 }
 
 fn normalize_etag(s: &str) -> &str {
@@ -84,7 +92,7 @@ pub fn etag_matches(list: &str, etag: &str) -> bool {
 }
 
 impl Service {
-    fn check_key(&self, key: &str) -> Result<(), ServiceError> {
+    pub(super) fn check_key(&self, key: &str) -> Result<(), ServiceError> {
         if key.is_empty() {
             return Err(ServiceError::InvalidArgument(
                 "Object key must not be empty".into(),
@@ -97,7 +105,7 @@ impl Service {
     }
 
     /// The SSE a write gets: the request's, else the bucket's default, else SSE-S3.
-    fn resolve_sse(
+    pub(super) fn resolve_sse(
         &self,
         bucket: &str,
         requested: Option<&SseSpec>,
@@ -146,23 +154,10 @@ impl Service {
         let want_md5 = sse_record.mode == SseMode::S3;
         let mut digests = Digests::new(input.checks.clone(), want_md5);
 
-        let (stream, salt) = self.new_stream()?;
-        let mut guard = StreamGuard {
-            store: &self.store,
-            id: stream,
-            armed: true,
-        };
-        let size = write_stream(
-            &self.store,
-            &data_key,
-            stream,
-            &salt,
-            body,
-            &mut digests,
-            MAX_PUT_SIZE,
-        )
-        .await?;
-        drop(data_key);
+        let mut written = self
+            .encrypt_to_new_stream(data_key, body, &mut digests, MAX_PUT_SIZE)
+            .await?;
+        let (stream, salt, size) = (written.guard.id, written.salt, written.size);
         let result = digests.finish()?;
 
         let etag = match (sse_record.mode, result.md5) {
@@ -201,7 +196,7 @@ impl Service {
                 check_write_conditions(&conditions, cur)
                     .map_err(|_| crate::storage::StorageError::PreconditionFailed)
             })?;
-        guard.armed = false;
+        written.guard.armed = false;
         // One flush makes the chunks and the record durable together: sled recovers a prefix
         // of its log, and every chunk was written before the commit.
         self.store.flush().await?;
@@ -209,6 +204,35 @@ impl Service {
             self.delete_streams(&old);
         }
         Ok(record)
+    }
+
+    /// Encrypts `body` under `data_key` into a new stream (fresh id and salt) while `digests`
+    /// see the plaintext. The stream stays guarded (deleted on drop) until the caller commits it
+    /// and disarms the guard; the data key is dropped as soon as the body is written.
+    pub(super) async fn encrypt_to_new_stream<B: BodySource>(
+        &self,
+        data_key: Key32,
+        body: &mut B,
+        digests: &mut Digests,
+        max_size: u64,
+    ) -> Result<WrittenStream<'_>, ServiceError> {
+        let (stream, salt) = self.new_stream()?;
+        let guard = StreamGuard {
+            store: &self.store,
+            id: stream,
+            armed: true,
+        };
+        let size = write_stream(
+            &self.store,
+            &data_key,
+            stream,
+            &salt,
+            body,
+            digests,
+            max_size,
+        )
+        .await?;
+        Ok(WrittenStream { guard, salt, size })
     }
 
     fn new_stream(&self) -> Result<(StreamId, [u8; SALT_LEN]), ServiceError> {

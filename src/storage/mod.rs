@@ -17,9 +17,11 @@
 //!   record puts the old record's streams back into `orphans`. So a crash leaves at worst streams
 //!   listed in `orphans`, and [`Store::open`] deletes their chunks before anything is served:
 //!   there is never a need to scan `chunks`.
+//!   (Multipart parts are the exception that the sweep knows about: see [`multipart`].)
 //! - A write is durable only after [`Store::flush`]: callers acknowledge nothing before it.
 //! - Every record starts with a format version byte (see [`records`]).
 
+pub mod multipart;
 pub mod records;
 
 use std::path::Path;
@@ -251,12 +253,15 @@ impl Store {
     }
 
     /// Deletes every chunk of a stream, then its `orphans` entry.
+    ///
+    /// One remove per chunk, not a `Batch`: sled 0.34 batches and transactions take a global
+    /// write lock, and with streams being written concurrently that lock can deadlock against
+    /// sled's own flusher (observed under a multi-GiB multipart upload). The stream stays in
+    /// `orphans` until its last chunk is gone, so an interrupted delete is finished at start-up.
     pub fn delete_stream(&self, stream: &StreamId) -> Result<()> {
-        let mut batch = sled::Batch::default();
         for k in self.inner.chunks.scan_prefix(stream.0).keys() {
-            batch.remove(k?);
+            self.inner.chunks.remove(k?)?;
         }
-        self.inner.chunks.apply_batch(batch)?;
         self.inner.orphans.remove(stream.0)?;
         Ok(())
     }
@@ -302,10 +307,19 @@ impl Store {
 
     fn sweep_orphans(&self) -> Result<usize> {
         let orphans = self.orphan_streams()?;
+        // Multipart parts are recorded without a transaction: an orphan a part still references
+        // is kept (see `multipart::Store::commit_part`).
+        let parts = self.part_stream_ids()?;
+        let mut swept = 0;
         for s in &orphans {
-            self.delete_stream(s)?;
+            if parts.contains(s) {
+                self.inner.orphans.remove(s.0)?;
+            } else {
+                self.delete_stream(s)?;
+                swept += 1;
+            }
         }
-        Ok(orphans.len())
+        Ok(swept)
     }
 
     // ---- buckets ----

@@ -22,7 +22,7 @@ use super::{StorageError, StreamId};
 /// Record format version 1. Do not change.
 pub const RECORD_V1: u8 = 0x01;
 
-fn encode_json<T: Serialize>(v: &T) -> Vec<u8> {
+pub(super) fn encode_json<T: Serialize>(v: &T) -> Vec<u8> {
     let mut out = vec![RECORD_V1];
     // Serializing these plain structs to a Vec cannot fail (no maps with non-string keys, no
     // custom serializers that error), so the fallback is unreachable.
@@ -32,7 +32,10 @@ fn encode_json<T: Serialize>(v: &T) -> Vec<u8> {
     out
 }
 
-fn decode_json<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, StorageError> {
+pub(super) fn decode_json<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<T, StorageError> {
     match bytes.split_first() {
         Some((&RECORD_V1, rest)) => serde_json::from_slice(rest)
             .map_err(|e| StorageError::Corrupt(format!("{what} record: {e}"))),

@@ -41,26 +41,26 @@ pub(crate) struct ListV2Query {
     pub fetch_owner: bool,
 }
 
-fn xml_response(body: String) -> Response<ResBody> {
+pub(super) fn xml_response(body: String) -> Response<ResBody> {
     let mut r = Response::new(body::full(body));
     insert(r.headers_mut(), "content-type", "application/xml");
     r
 }
 
-fn empty_response(status: StatusCode) -> Response<ResBody> {
+pub(super) fn empty_response(status: StatusCode) -> Response<ResBody> {
     let mut r = Response::new(body::empty());
     *r.status_mut() = status;
     r
 }
 
-fn owner() -> xml::Owner {
+pub(super) fn owner() -> xml::Owner {
     xml::Owner {
         id: "c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ff".into(),
         display_name: Some("coffer".into()),
     }
 }
 
-fn encode_if(url: bool, s: &str) -> String {
+pub(super) fn encode_if(url: bool, s: &str) -> String {
     if url {
         utf8_percent_encode(s, URL_ENCODE_SET).to_string()
     } else {
@@ -68,7 +68,7 @@ fn encode_if(url: bool, s: &str) -> String {
     }
 }
 
-fn with_bucket(bucket: &str) -> impl Fn(ServiceError) -> S3Error + '_ {
+pub(super) fn with_bucket(bucket: &str) -> impl Fn(ServiceError) -> S3Error + '_ {
     move |e| {
         let no_bucket = matches!(e, ServiceError::NoSuchBucket);
         let err = service_error(e);
@@ -80,7 +80,7 @@ fn with_bucket(bucket: &str) -> impl Fn(ServiceError) -> S3Error + '_ {
     }
 }
 
-fn with_key<'a>(bucket: &'a str, key: &'a str) -> impl Fn(ServiceError) -> S3Error + 'a {
+pub(super) fn with_key<'a>(bucket: &'a str, key: &'a str) -> impl Fn(ServiceError) -> S3Error + 'a {
     move |e| match e {
         ServiceError::NoSuchKey => service_error(e)
             .with_key(key)
@@ -95,7 +95,11 @@ fn object_entry(key: String, rec: &ObjectRecord, url: bool, owner_too: bool) -> 
         last_modified: Timestamp(rec.last_modified_ms),
         etag: format!("\"{}\"", rec.etag),
         checksum_algorithm: rec.checksums.keys().next().cloned(),
-        checksum_type: (!rec.checksums.is_empty()).then(|| "FULL_OBJECT".to_string()),
+        checksum_type: rec
+            .checksums
+            .values()
+            .next()
+            .map(|v| headers::checksum_type_of(v).to_string()),
         size: rec.size,
         storage_class: "STANDARD".into(),
         owner: owner_too.then(owner),
@@ -397,7 +401,11 @@ impl S3Api {
                         last_modified: Timestamp(r.last_modified_ms),
                         etag: format!("\"{}\"", r.etag),
                         checksum_algorithm: r.checksums.keys().next().cloned(),
-                        checksum_type: (!r.checksums.is_empty()).then(|| "FULL_OBJECT".into()),
+                        checksum_type: r
+                            .checksums
+                            .values()
+                            .next()
+                            .map(|v| headers::checksum_type_of(v).to_string()),
                         size: r.size,
                         storage_class: "STANDARD".into(),
                         owner: Some(owner()),

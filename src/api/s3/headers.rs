@@ -10,7 +10,7 @@ use super::error::{S3Error, S3ErrorCode};
 use crate::kms::EncryptionContext;
 use crate::service::digest::{BodyChecks, ChecksumAlgorithm};
 use crate::sse::SseSpec;
-use crate::storage::records::{ObjectRecord, SseMode};
+use crate::storage::records::{ObjectRecord, SseMode, SseRecord};
 
 /// User metadata names Coffer reserves for the envelope it shows; incoming ones are ignored.
 pub const META_ENCRYPTED_DATA_KEY: &str = "coffer-encrypted-data-key";
@@ -297,14 +297,19 @@ pub fn insert(h: &mut HeaderMap, name: &'static str, value: &str) {
 
 /// The SSE response headers AWS returns for an object (PUT, GET, HEAD, Copy).
 pub fn sse_response_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
-    match rec.sse.mode {
+    sse_record_headers(h, &rec.sse);
+}
+
+/// The SSE response headers for an envelope (objects and multipart uploads).
+pub fn sse_record_headers(h: &mut HeaderMap, sse: &SseRecord) {
+    match sse.mode {
         SseMode::S3 => insert(h, "x-amz-server-side-encryption", "AES256"),
         SseMode::Kms => {
             insert(h, "x-amz-server-side-encryption", "aws:kms");
-            if let Some(arn) = &rec.sse.kms_key_arn {
+            if let Some(arn) = &sse.kms_key_arn {
                 insert(h, "x-amz-server-side-encryption-aws-kms-key-id", arn);
             }
-            if rec.sse.bucket_key {
+            if sse.bucket_key {
                 insert(h, "x-amz-server-side-encryption-bucket-key-enabled", "true");
             }
         }
@@ -314,7 +319,7 @@ pub fn sse_response_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
                 "x-amz-server-side-encryption-customer-algorithm",
                 "AES256",
             );
-            if let Some(md5) = &rec.sse.customer_key_md5 {
+            if let Some(md5) = &sse.customer_key_md5 {
                 insert(h, "x-amz-server-side-encryption-customer-key-md5", md5);
             }
         }
@@ -322,6 +327,15 @@ pub fn sse_response_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
 }
 
 /// Everything GET and HEAD return about an object besides length and range.
+/// `COMPOSITE` for a multipart checksum (`base64-N`: base64 has no '-'), else `FULL_OBJECT`.
+pub fn checksum_type_of(value: &str) -> &'static str {
+    if value.contains('-') {
+        "COMPOSITE"
+    } else {
+        "FULL_OBJECT"
+    }
+}
+
 pub fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord, checksum_mode: bool) {
     insert(h, "etag", &format!("\"{}\"", rec.etag));
     insert(
@@ -365,8 +379,8 @@ pub fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord, checksum_mode: bool
                 insert(h, a.header(), value);
             }
         }
-        if !rec.checksums.is_empty() {
-            insert(h, "x-amz-checksum-type", "FULL_OBJECT");
+        if let Some(v) = rec.checksums.values().next() {
+            insert(h, "x-amz-checksum-type", checksum_type_of(v));
         }
     }
     if rec.parts.len() > 1 || rec.parts.first().is_some_and(|p| p.part_number > 0) {

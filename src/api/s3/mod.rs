@@ -11,6 +11,7 @@ mod encryption;
 pub mod error;
 mod handlers;
 mod headers;
+mod multipart;
 pub mod router;
 pub mod xml;
 
@@ -30,6 +31,7 @@ use crate::clock::SharedClock;
 use crate::kms::KmsError;
 use crate::server::body::{self, ResBody};
 use crate::service::digest::ChecksumAlgorithm;
+use crate::service::multipart::PartTarget;
 use crate::service::objects::BodySource;
 use crate::service::{Service, ServiceError};
 use error::{S3Error, S3ErrorCode};
@@ -82,12 +84,16 @@ impl S3Api {
                 error_response(&e, request_id, parts.method == Method::HEAD)
             }
         };
+        let close = answered_without_continue(&parts, resp.status());
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(request_id) {
             h.insert("x-amz-request-id", v.clone());
             h.insert("x-amz-id-2", v);
         }
         h.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
+        if close {
+            h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         (resp, info)
     }
 
@@ -131,6 +137,11 @@ impl S3Api {
         };
         let ctx = Ctx { parts, verified };
         let r = self.dispatch(&ctx, endpoint, &mut body).await;
+        if r.is_err() {
+            // An error before the body was read: read (and drop) a bounded rest of it, so a
+            // client still writing gets the error response instead of a broken pipe.
+            body.drain(MAX_DRAIN_ON_ERROR).await;
+        }
         info.bytes_in = body.bytes;
         // A body that failed its framing or signatures says so, whatever the handler made of
         // the read error.
@@ -322,9 +333,97 @@ impl S3Api {
             }
             E::GetBucketEncryption { bucket } => self.get_bucket_encryption(&bucket),
             E::DeleteBucketEncryption { bucket } => self.delete_bucket_encryption(&bucket).await,
+            E::CreateMultipartUpload { bucket, key } => {
+                self.create_multipart_upload(ctx, &bucket, &key)
+            }
+            E::UploadPart {
+                bucket,
+                key,
+                part_number,
+                upload_id,
+            } => {
+                let target = PartTarget {
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
+                };
+                self.upload_part(ctx, target, body).await
+            }
+            E::UploadPartCopy {
+                bucket,
+                key,
+                part_number,
+                upload_id,
+                copy_source,
+            } => {
+                let target = PartTarget {
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
+                };
+                self.upload_part_copy(ctx, target, copy_source).await
+            }
+            E::CompleteMultipartUpload {
+                bucket,
+                key,
+                upload_id,
+            } => {
+                self.complete_multipart_upload(ctx, &bucket, &key, &upload_id, body)
+                    .await
+            }
+            E::AbortMultipartUpload {
+                bucket,
+                key,
+                upload_id,
+            } => self.abort_multipart_upload(&bucket, &key, &upload_id).await,
+            E::ListParts {
+                bucket,
+                key,
+                upload_id,
+                max_parts,
+                part_number_marker,
+            } => self.list_parts(&bucket, &key, &upload_id, max_parts, part_number_marker),
+            E::ListMultipartUploads {
+                bucket,
+                prefix,
+                delimiter,
+                key_marker,
+                upload_id_marker,
+                max_uploads,
+                encoding_type,
+            } => self.list_multipart_uploads(
+                &bucket,
+                prefix,
+                delimiter,
+                key_marker,
+                upload_id_marker,
+                max_uploads,
+                encoding_type,
+            ),
             other => Err(S3Error::not_implemented(other.operation())),
         }
     }
+}
+
+/// Was this an `Expect: 100-continue` request that may have been answered without a
+/// `100 Continue` (hyper sends none for an empty body, nor when an error comes before the body
+/// is read)? botocore (aws-cli v1, boto3) keeps that early answer's status on the connection and
+/// misreads the next response on it (a `KeyError: 'ETag'` in `aws s3 sync` after a 0-byte
+/// file), so such connections are closed after the response.
+fn answered_without_continue(parts: &Parts, status: http::StatusCode) -> bool {
+    let expects = parts
+        .headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    let empty = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0");
+    expects && (empty || !status.is_success())
 }
 
 fn is_aws_chunked(h: &http::HeaderMap) -> bool {
@@ -358,7 +457,22 @@ pub(crate) struct RequestBody {
     failure: Option<S3Error>,
 }
 
+/// Most unread request body read and discarded before an error response; past it the
+/// connection is closed instead.
+pub const MAX_DRAIN_ON_ERROR: u64 = 16 << 20;
+
 impl RequestBody {
+    /// Reads and drops up to `limit` more body bytes (stopping at the end, an error or a stall).
+    pub async fn drain(&mut self, limit: u64) {
+        let start = self.bytes;
+        while self.bytes - start < limit {
+            match self.next().await {
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+    }
+
     /// Reads a small body (XML) whole, refusing more than `limit` bytes.
     pub async fn read_limited(&mut self, limit: usize) -> Result<Vec<u8>, S3Error> {
         let mut out = Vec::new();
@@ -519,6 +633,7 @@ pub fn service_error(e: ServiceError) -> S3Error {
                 "We encountered an internal error. Please try again.",
             )
         }
+        ServiceError::Multipart(m) => multipart::multipart_error(m),
     }
 }
 
