@@ -34,11 +34,22 @@ const KEYS_PER_CLIENT: usize = 6;
 /// Body sizes around the 64 KiB chunk boundary, an empty body, and a multi-chunk body.
 const SIZES: &[usize] = &[0, 1, 4096, 65_535, 65_536, 65_537, 200_000, 700_000];
 
-/// One operation of the load. New kinds (multipart PUT) slot in here and in [`apply`].
+/// Multipart PUTs acknowledged, over all rounds (the mix must really exercise them).
+static MULTIPART_ACKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The first part of a multipart PUT: S3's smallest part size.
+const MULTIPART_FIRST: usize = 5 << 20;
+
+/// One operation of the load. New kinds slot in here and in [`apply`].
 #[derive(Debug, Clone, Copy)]
 enum Op {
     /// A single PUT of `pattern(size, seed)`.
     Put {
+        size: usize,
+        seed: u64,
+    },
+    /// A multipart upload of `pattern(size, seed)`: a 5 MiB part, then the rest.
+    MultipartPut {
         size: usize,
         seed: u64,
     },
@@ -54,6 +65,10 @@ const MIX: &[(u32, OpGen)] = &[
         size: SIZES[r.below(SIZES.len() as u64) as usize],
         seed: r.next(),
     }),
+    (1, |r| Op::MultipartPut {
+        size: MULTIPART_FIRST + SIZES[r.below(SIZES.len() as u64) as usize],
+        seed: r.next(),
+    }),
     (2, |_| Op::Delete),
 ];
 
@@ -67,7 +82,9 @@ enum State {
 impl Op {
     fn result(self) -> State {
         match self {
-            Op::Put { size, seed } => State::Present { size, seed },
+            Op::Put { size, seed } | Op::MultipartPut { size, seed } => {
+                State::Present { size, seed }
+            }
             Op::Delete => State::Absent,
         }
     }
@@ -114,6 +131,7 @@ async fn apply(s3: &aws_sdk_s3::Client, key: &str, op: Op) -> Result<(), String>
             .await
             .map(|_| ())
             .map_err(|e| format!("{e:?}")),
+        Op::MultipartPut { size, seed } => multipart_put(s3, key, &pattern(size, seed)).await,
         Op::Delete => s3
             .delete_object()
             .bucket(BUCKET)
@@ -123,6 +141,55 @@ async fn apply(s3: &aws_sdk_s3::Client, key: &str, op: Op) -> Result<(), String>
             .map(|_| ())
             .map_err(|e| format!("{e:?}")),
     }
+}
+
+async fn multipart_put(s3: &aws_sdk_s3::Client, key: &str, body: &[u8]) -> Result<(), String> {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let err = |e: &dyn std::fmt::Debug| format!("{e:?}");
+    let created = s3
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| err(&e))?;
+    let id = created.upload_id().ok_or("no upload id")?;
+    let mut parts = Vec::new();
+    for (n, piece) in [&body[..MULTIPART_FIRST], &body[MULTIPART_FIRST..]]
+        .into_iter()
+        .enumerate()
+    {
+        let n = n as i32 + 1;
+        let out = s3
+            .upload_part()
+            .bucket(BUCKET)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(piece.to_vec().into())
+            .send()
+            .await
+            .map_err(|e| err(&e))?;
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(out.e_tag().map(String::from))
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| err(&e))
 }
 
 /// One client: runs operations on its own keys until `stop`, logging into `model`.
@@ -144,6 +211,9 @@ async fn client_load(
             Ok(()) => {
                 *possible = vec![op.result()];
                 acked += 1;
+                if matches!(op, Op::MultipartPut { .. }) {
+                    MULTIPART_ACKED.fetch_add(1, Ordering::SeqCst);
+                }
             }
             Err(e) => {
                 if !stop.load(Ordering::SeqCst) {
@@ -250,6 +320,13 @@ pub fn assert_no_unreferenced_streams(data: &Path, ctx: &str) {
             let (_, rec) = item.expect("record");
             referenced.extend(rec.stream_ids());
         }
+        // Parts of uploads a kill left in progress are referenced by their upload.
+        for upload in store.list_uploads_from(&bucket, "").expect("uploads") {
+            let upload = upload.expect("upload");
+            for part in store.list_parts(&upload.upload_id, 0).expect("parts") {
+                referenced.insert(part.expect("part").stream.stream_id);
+            }
+        }
     }
     let orphans = store.orphan_streams().expect("orphans");
     assert!(
@@ -325,7 +402,11 @@ async fn crash_kill9_keeps_every_acknowledged_write() {
         }
         check_listing(&s3, &present, &ctx).await;
     }
-    eprintln!("crash test: {rounds} rounds, {total_acked} acknowledged operations");
+    let multipart = MULTIPART_ACKED.load(Ordering::SeqCst);
+    eprintln!(
+        "crash test: {rounds} rounds, {total_acked} acknowledged operations ({multipart} multipart)"
+    );
+    assert!(multipart > 0, "no multipart PUT was acknowledged");
     assert!(
         total_acked > rounds as usize,
         "the load barely ran: {total_acked} acknowledged operations"
