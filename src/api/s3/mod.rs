@@ -287,39 +287,29 @@ impl S3Api {
                 key,
                 copy_source,
             } => self.copy_object(ctx, &bucket, &key, copy_source).await,
-            E::GetObject {
-                bucket,
-                key,
+            ref e @ (E::GetObject {
+                ref bucket,
+                ref key,
                 part_number,
-                version_id,
-                overrides,
-            } => {
-                self.get_object(
-                    ctx,
-                    &bucket,
-                    &key,
-                    part_number,
-                    version_id,
-                    Some(overrides),
-                    false,
-                )
-                .await
+                ref version_id,
+                ref overrides,
             }
-            E::HeadObject {
-                bucket,
-                key,
+            | E::HeadObject {
+                ref bucket,
+                ref key,
                 part_number,
-                version_id,
-                overrides,
-            } => {
+                ref version_id,
+                ref overrides,
+            }) => {
+                let head = matches!(e, E::HeadObject { .. });
                 self.get_object(
                     ctx,
-                    &bucket,
-                    &key,
+                    bucket,
+                    key,
                     part_number,
-                    version_id,
-                    Some(overrides),
-                    true,
+                    version_id.clone(),
+                    Some(overrides.clone()),
+                    head,
                 )
                 .await
             }
