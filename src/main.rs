@@ -35,6 +35,9 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         shutdown_grace_secs: u64,
     },
+    /// Load-generate against an S3 endpoint (or an in-process Coffer) and report ops/s, MB/s
+    /// and latency percentiles per phase; `--ceiling` also times the raw parts with no HTTP.
+    Bench(Box<coffer::bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,10 @@ fn main() -> ExitCode {
             }
             serve(cfg, Duration::from_secs(shutdown_grace_secs))
         }
+        Command::Bench(args) => match coffer::bench::run_cli(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e.to_string()),
+        },
     }
 }
 
