@@ -36,6 +36,8 @@ pub const MAX_OBJECT_SIZE: u64 = 1 << 30;
 pub const MAX_CONCURRENCY: usize = 4096;
 /// Longest preparation (writing `--objects` objects when no PUT phase ran first).
 pub const MAX_PREPARE: Duration = Duration::from_secs(600);
+/// How long the in-process server gets to stop (and flush) at the end.
+pub const SERVER_STOP_WAIT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -476,7 +478,20 @@ impl Drop for InProcess {
             let _ = s.send(());
         }
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // A wedged server must not wedge the bench: wait a bounded time, then leave the
+            // thread behind (the process is about to exit).
+            let until = std::time::Instant::now() + SERVER_STOP_WAIT;
+            while !t.is_finished() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                eprintln!(
+                    "coffer bench: the in-process server did not stop within {}s",
+                    SERVER_STOP_WAIT.as_secs()
+                );
+            }
         }
     }
 }

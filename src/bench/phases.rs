@@ -26,6 +26,9 @@ use crate::api::auth::sigv4::{EMPTY_SHA256, UNSIGNED_PAYLOAD, sha256_hex, uri_en
 pub const MAX_SAMPLES_PER_WORKER: usize = 1 << 20;
 /// Pause after a failed connection attempt, so a dead endpoint is not hammered.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
+/// How long past the phase deadline an operation in flight may take before it is abandoned
+/// (counted as an error, its connection dropped): a stalled server cannot stall the bench.
+pub const PHASE_GRACE: Duration = Duration::from_secs(10);
 
 /// Where requests go.
 pub struct Target {
@@ -388,7 +391,18 @@ async fn worker(
             }
         };
         let t0 = Instant::now();
-        match ctx.op(&mut conn, op).await {
+        let hard_stop = tokio::time::Instant::from_std(deadline + PHASE_GRACE);
+        let result = match tokio::time::timeout_at(hard_stop, ctx.op(&mut conn, op)).await {
+            Ok(r) => r,
+            Err(_) => {
+                conn = None;
+                Err(format!(
+                    "{op:?}: no response {:.0}s after the phase ended (server stalled?)",
+                    PHASE_GRACE.as_secs_f64()
+                ))
+            }
+        };
+        match result {
             Ok(bytes) => {
                 let micros = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
                 if samples.len() < MAX_SAMPLES_PER_WORKER {
