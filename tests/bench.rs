@@ -24,6 +24,8 @@ fn tiny_args(json: Option<std::path::PathBuf>, scratch: &std::path::Path) -> Ben
         json,
         quiet: true,
         scratch_dir: Some(scratch.to_path_buf()),
+        fill: false,
+        startup_check: false,
     }
 }
 

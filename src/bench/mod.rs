@@ -184,6 +184,15 @@ pub struct BenchArgs {
     /// Scratch directory parent for --in-process and --ceiling (default: the system temp dir).
     #[arg(long)]
     pub scratch_dir: Option<PathBuf>,
+    /// Before the phases, write every one of the --objects keys once (reported as the `fill`
+    /// phase; not bounded by --duration). For the listing scale check: --size 0 --objects
+    /// 1000000 --fill --phases list.
+    #[arg(long)]
+    pub fill: bool,
+    /// With --in-process: at the end, stop the server and time a start-up on its data
+    /// (open the store, sweep, open the KMS), to check start-up time against object count.
+    #[arg(long)]
+    pub startup_check: bool,
 }
 
 /// Parsed and checked options.
@@ -207,6 +216,8 @@ pub struct BenchOptions {
     pub json: Option<PathBuf>,
     pub progress: bool,
     pub scratch_dir: Option<PathBuf>,
+    pub fill: bool,
+    pub startup_check: bool,
 }
 
 fn list(s: &str) -> impl Iterator<Item = &str> {
@@ -332,6 +343,8 @@ impl BenchArgs {
             json: self.json.clone(),
             progress: !self.quiet,
             scratch_dir: self.scratch_dir.clone(),
+            fill: self.fill,
+            startup_check: self.startup_check,
         })
     }
 }
@@ -378,6 +391,7 @@ impl Drop for Scratch {
 /// A Coffer on its own runtime thread, stopped (and its store flushed) on drop.
 struct InProcess {
     addr: SocketAddr,
+    cfg: Config,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: Scratch,
@@ -407,6 +421,7 @@ impl InProcess {
     ) -> Result<InProcess, BenchError> {
         let dir = Scratch::new(parent, "server")?;
         let cfg = bench_config(&dir.0, access, secret, region);
+        let server_cfg = cfg.clone();
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -423,7 +438,7 @@ impl InProcess {
                     }
                 };
                 rt.block_on(async move {
-                    let prepared = match crate::app::prepare(&cfg, None) {
+                    let prepared = match crate::app::prepare(&server_cfg, None) {
                         Ok(p) => p,
                         Err(e) => {
                             let _ = addr_tx.send(Err(e.to_string()));
@@ -465,6 +480,7 @@ impl InProcess {
             .map_err(|e| BenchError::Setup(format!("in-process server: {e}")))?;
         Ok(InProcess {
             addr,
+            cfg,
             stop: Some(stop_tx),
             thread: Some(thread),
             _dir: dir,
@@ -472,8 +488,30 @@ impl InProcess {
     }
 }
 
+impl InProcess {
+    /// Stops the server, then times opening its data again as `coffer serve` would.
+    fn startup_time(&mut self) -> Result<f64, BenchError> {
+        self.shutdown();
+        if self.thread.is_some() {
+            return Err(BenchError::Setup("the server did not stop".into()));
+        }
+        let t = std::time::Instant::now();
+        let prepared = crate::app::prepare(&self.cfg, None)
+            .map_err(|e| BenchError::Setup(format!("restart: {e}")))?;
+        let secs = t.elapsed().as_secs_f64();
+        drop(prepared);
+        Ok(secs)
+    }
+}
+
 impl Drop for InProcess {
     fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl InProcess {
+    fn shutdown(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -491,6 +529,7 @@ impl Drop for InProcess {
                     "coffer bench: the in-process server did not stop within {}s",
                     SERVER_STOP_WAIT.as_secs()
                 );
+                self.thread = Some(t);
             }
         }
     }
@@ -613,18 +652,16 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         drop(dir);
     }
 
-    let server;
+    let mut server = None;
     let (addr, host, target_name) = if let Some(ep) = &opts.endpoint {
         let (addr, host) = resolve_endpoint(ep).await?;
         (Some(addr), host, ep.clone())
     } else if opts.in_process {
-        server =
+        let s =
             InProcess::start(opts.scratch_dir.as_deref(), &access, &secret, &opts.region).await?;
-        (
-            Some(server.addr),
-            server.addr.to_string(),
-            "in-process".to_string(),
-        )
+        let addr = s.addr;
+        server = Some(s);
+        (Some(addr), addr.to_string(), "in-process".to_string())
     } else {
         (None, String::new(), "none (ceiling only)".to_string())
     };
@@ -664,14 +701,22 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
                         progress: opts.progress,
                         label,
                     });
-                    let run = run_phases(&ctx, opts, &ceiling).await;
+                    let mut run = run_phases(&ctx, opts, &ceiling).await;
+                    run.rss_mib_after = report::rss_mib();
                     runs.push(run);
                 }
             }
         }
     }
 
+    let startup_seconds = match (&mut server, opts.startup_check) {
+        (Some(s), true) => Some(s.startup_time()?),
+        _ => None,
+    };
+    drop(server);
     let report = Report {
+        startup_seconds,
+        max_rss_mib: report::max_rss_mib(),
         coffer_version: env!("CARGO_PKG_VERSION"),
         target: target_name,
         payload: opts.payload,
@@ -698,6 +743,22 @@ async fn run_phases(
     let mut conns: Vec<Option<Conn>> = Vec::new();
     let mut written = 0u64;
     let mut phases = Vec::new();
+    if opts.fill {
+        let (mut report, w) = phases::run_phase(
+            ctx,
+            Phase::Put,
+            &mut conns,
+            0,
+            Bounds {
+                duration: MAX_PREPARE,
+                max_ops: Some(ctx.objects),
+            },
+        )
+        .await;
+        report.phase = "fill".into();
+        written = w;
+        phases.push(report);
+    }
     for &phase in &opts.phases {
         if phase.needs_objects() && written == 0 {
             // Nothing to read yet: write the key set first (not reported).
@@ -762,6 +823,7 @@ async fn run_phases(
         sse: ctx.sse.name().to_string(),
         objects: ctx.objects,
         phases,
+        rss_mib_after: None,
     }
 }
 
@@ -809,6 +871,8 @@ mod tests {
             json: None,
             quiet: true,
             scratch_dir: None,
+            fill: false,
+            startup_check: false,
         };
         let o = args.parse_options().unwrap();
         assert_eq!(o.phases, vec![Phase::Put, Phase::Get, Phase::Delete]);

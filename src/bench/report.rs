@@ -106,11 +106,21 @@ pub struct RunReport {
     pub sse: String,
     pub objects: u64,
     pub phases: Vec<PhaseReport>,
+    /// Resident memory of the bench process after this run (client and, with --in-process,
+    /// server), MiB; Linux only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_mib_after: Option<f64>,
 }
 
 /// The whole invocation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// --startup-check: seconds to open the in-process server's data again after the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_seconds: Option<f64>,
+    /// Peak resident memory of the bench process, MiB (Linux only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rss_mib: Option<f64>,
     pub coffer_version: &'static str,
     /// `in-process` or the endpoint URL.
     pub target: String,
@@ -127,6 +137,29 @@ pub struct Report {
 
 pub const NOTE: &str = "Throughput figures depend on everything else running on the machine \
     (client and server share its cores); compare ratios measured in one run.";
+
+fn proc_status_kib(field: &str) -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    let kib: f64 = line
+        .trim_start_matches(field)
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Current resident memory, MiB (`VmRSS`).
+pub fn rss_mib() -> Option<f64> {
+    proc_status_kib("VmRSS:")
+}
+
+/// Peak resident memory, MiB (`VmHWM`).
+pub fn max_rss_mib() -> Option<f64> {
+    proc_status_kib("VmHWM:")
+}
 
 /// Bytes as the human form used in tables (4KiB, 1MiB, 1000B).
 pub fn human_size(n: u64) -> String {
@@ -160,6 +193,9 @@ pub fn render_text(report: &Report) -> String {
             run.sse,
             run.objects
         );
+        if let Some(r) = run.rss_mib_after {
+            let _ = writeln!(s, "process RSS after this run: {r:.0} MiB");
+        }
         let _ = writeln!(
             s,
             "{:<7} {:>9} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
@@ -205,6 +241,12 @@ pub fn render_text(report: &Report) -> String {
                 let _ = writeln!(s, "        first error: {e}");
             }
         }
+    }
+    if let Some(t) = report.startup_seconds {
+        let _ = writeln!(s, "\nstart-up on the data this run left: {:.3} s", t);
+    }
+    if let Some(m) = report.max_rss_mib {
+        let _ = writeln!(s, "peak process RSS: {m:.0} MiB");
     }
     if !report.ceiling.is_empty() {
         s.push_str(&super::ceiling::render_text(&report.ceiling));
