@@ -154,31 +154,42 @@ fn bench_cli_refuses_bad_flags() {
 /// sled's I/O pool until the log buffers were written, and those writes queue on the same pool,
 /// so 16 concurrent PUTs stopped the server for good (found by `coffer bench -c 16`: 0 PUT/s).
 /// Group commit keeps one flush in flight. The bound below is a liveness limit, not a timing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_concurrent_flushes_do_not_deadlock() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = coffer::storage::Store::open(
-        &dir.path().join("db"),
-        &coffer::storage::StoreOptions::default(),
-    )
-    .expect("open");
-    let mut tasks = Vec::new();
-    for w in 0..64u64 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            for i in 0..5u64 {
-                let id = store.begin_stream(w * 100 + i).expect("begin");
-                store.put_chunk(&id, 0, &[w as u8; 4096]).expect("put");
-                store.flush().await.expect("flush");
+#[test]
+fn regression_concurrent_flushes_do_not_deadlock() {
+    // The writers run on a thread of their own: were sled to wedge again, this test must fail
+    // rather than hang (dropping a wedged store blocks in sled's own flush-on-drop).
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let result = rt.block_on(async {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = coffer::storage::Store::open(
+                &dir.path().join("db"),
+                &coffer::storage::StoreOptions::default(),
+            )
+            .expect("open");
+            let mut tasks = Vec::new();
+            for w in 0..64u64 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    for i in 0..5u64 {
+                        let id = store.begin_stream(w * 100 + i).expect("begin");
+                        store.put_chunk(&id, 0, &[w as u8; 4096]).expect("put");
+                        store.flush().await.expect("flush");
+                    }
+                }));
             }
-        }));
-    }
-    let all = async {
-        for t in tasks {
-            t.await.expect("task");
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(120), all)
-        .await
+            for t in tasks {
+                t.await.expect("task");
+            }
+        });
+        let _ = done_tx.send(result);
+    });
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(120))
         .expect("64 concurrent writers flushing finish (no sled pool deadlock)");
 }
