@@ -165,7 +165,7 @@ fn regression_concurrent_flushes_do_not_deadlock() {
             .enable_all()
             .build()
             .expect("runtime");
-        let result = rt.block_on(async {
+        rt.block_on(async {
             let dir = tempfile::tempdir().expect("tempdir");
             let store = coffer::storage::Store::open(
                 &dir.path().join("db"),
@@ -187,7 +187,7 @@ fn regression_concurrent_flushes_do_not_deadlock() {
                 t.await.expect("task");
             }
         });
-        let _ = done_tx.send(result);
+        let _ = done_tx.send(());
     });
     done_rx
         .recv_timeout(std::time::Duration::from_secs(120))
