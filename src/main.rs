@@ -59,6 +59,9 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Load-generate against an S3 endpoint (or an in-process Coffer) and report ops/s, MB/s
+    /// and latency percentiles per phase; `--ceiling` also times the raw parts with no HTTP.
+    Bench(Box<coffer::bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +117,10 @@ fn main() -> ExitCode {
             }
             verify(&cfg)
         }
+        Command::Bench(args) => match coffer::bench::run_cli(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e.to_string()),
+        },
     }
 }
 

@@ -16,10 +16,12 @@
 //! - `tamper`: chunks swapped between objects, dropped, appended: errors, never wrong bytes
 //! - `verify`: `coffer verify` on clean, crashed, tampered stores and a wrong root key
 //! - `crash`: SIGKILL under load, restart, every acknowledged write intact, nothing left behind
+//! - `bench`: `coffer bench` smoke tests (in-process, tiny settings, no timed assertions)
 
 mod common;
 
 mod at_rest;
+mod bench;
 mod cli;
 mod crash;
 mod hostile;
