@@ -65,6 +65,10 @@ pub enum ServiceError {
     Integrity(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The object was replaced or deleted between reading its record and opening its data:
+    /// read the record again.
+    #[error("the object changed while it was being opened")]
+    ObjectChanged,
     #[error(transparent)]
     Multipart(#[from] multipart::MultipartError),
 }

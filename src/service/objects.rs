@@ -272,6 +272,10 @@ impl Service {
                 record.cipher.scheme, record.cipher.chunk_size
             )));
         }
+        let pins = self
+            .store
+            .pin_streams(&record.stream_ids())?
+            .ok_or(ServiceError::ObjectChanged)?;
         let data_key = sse::open_envelope(self.kms.as_ref(), &record.sse)?;
         let (start, end_excl) = match range {
             Some((s, e)) => (s, e + 1),
@@ -279,6 +283,7 @@ impl Service {
         };
         Ok(ObjectReader::new(
             self.store.clone(),
+            pins,
             data_key,
             record.parts.clone(),
             start,
@@ -385,6 +390,8 @@ async fn write_stream<B: BodySource>(
 /// Reads a plaintext range of an object, chunk by chunk, decrypting only the chunks it covers.
 pub struct ObjectReader {
     store: Store,
+    /// Keeps the streams from being deleted while this reader reads them.
+    _pins: crate::storage::StreamPins,
     data_key: Key32,
     parts: Vec<StreamRecord>,
     /// Absolute plaintext offsets still to send: [pos, end).
@@ -397,9 +404,17 @@ pub struct ObjectReader {
 }
 
 impl ObjectReader {
-    fn new(store: Store, data_key: Key32, parts: Vec<StreamRecord>, start: u64, end: u64) -> Self {
+    fn new(
+        store: Store,
+        pins: crate::storage::StreamPins,
+        data_key: Key32,
+        parts: Vec<StreamRecord>,
+        start: u64,
+        end: u64,
+    ) -> Self {
         ObjectReader {
             store,
+            _pins: pins,
             data_key,
             parts,
             pos: start,

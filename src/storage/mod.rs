@@ -24,9 +24,10 @@
 pub mod multipart;
 pub mod records;
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::clock::unix_millis;
 use records::{BucketRecord, ObjectRecord};
@@ -140,6 +141,58 @@ struct Inner {
     bucket_gate: RwLock<()>,
     /// Group commit: see [`Store::flush`].
     flush: FlushState,
+    /// Streams open for reading: see [`Store::pin_streams`].
+    pins: Mutex<Pins>,
+}
+
+/// Readers pin the streams they read, so a replaced or deleted object's chunks are not deleted
+/// under a GET that is still sending them (S3 keeps serving the version a GET started on).
+/// A pinned stream's deletion waits for its last reader; it stays listed in `orphans` until
+/// then, so a crash in between still sweeps it.
+#[derive(Default)]
+struct Pins {
+    readers: HashMap<StreamId, u32>,
+    /// Deletions waiting for the last reader.
+    deferred: HashSet<StreamId>,
+    /// Deletions under way: a new reader must not pin these.
+    deleting: HashSet<StreamId>,
+}
+
+/// Held by a reader for as long as it reads; dropping it runs deletions that waited for it.
+pub struct StreamPins {
+    store: Store,
+    ids: Vec<StreamId>,
+}
+
+impl Drop for StreamPins {
+    fn drop(&mut self) {
+        let due: Vec<StreamId> = {
+            let mut p = self.store.lock_pins();
+            let mut due = Vec::new();
+            for id in &self.ids {
+                let left = match p.readers.get_mut(id) {
+                    Some(n) => {
+                        *n = n.saturating_sub(1);
+                        *n
+                    }
+                    None => 0,
+                };
+                if left == 0 {
+                    p.readers.remove(id);
+                    if p.deferred.remove(id) {
+                        due.push(*id);
+                    }
+                }
+            }
+            due
+        };
+        for id in due {
+            if let Err(e) = self.store.delete_stream(&id) {
+                // Still listed in `orphans`: the next start-up sweep removes it.
+                tracing::warn!(error = %e, "could not delete a stream after its last reader");
+            }
+        }
+    }
 }
 
 /// Group commit for [`Store::flush`]. sled 0.34.7's own `flush_async` can deadlock when several
@@ -192,6 +245,7 @@ impl Store {
                 orphans: db.open_tree("orphans")?,
                 db,
                 bucket_gate: RwLock::new(()),
+                pins: Mutex::new(Pins::default()),
                 flush: FlushState {
                     requested: AtomicU64::new(0),
                     durable: AtomicU64::new(0),
@@ -259,11 +313,59 @@ impl Store {
     /// sled's own flusher (observed under a multi-GiB multipart upload). The stream stays in
     /// `orphans` until its last chunk is gone, so an interrupted delete is finished at start-up.
     pub fn delete_stream(&self, stream: &StreamId) -> Result<()> {
+        {
+            let mut p = self.lock_pins();
+            if p.readers.get(stream).is_some_and(|n| *n > 0) {
+                p.deferred.insert(*stream);
+                return Ok(());
+            }
+            p.deleting.insert(*stream);
+        }
+        let result = self.delete_stream_chunks(stream);
+        self.lock_pins().deleting.remove(stream);
+        result
+    }
+
+    fn delete_stream_chunks(&self, stream: &StreamId) -> Result<()> {
         for k in self.inner.chunks.scan_prefix(stream.0).keys() {
             self.inner.chunks.remove(k?)?;
         }
         self.inner.orphans.remove(stream.0)?;
         Ok(())
+    }
+
+    fn lock_pins(&self) -> std::sync::MutexGuard<'_, Pins> {
+        // The registry holds only counters and sets that every step leaves consistent, so a
+        // panic elsewhere while it was locked leaves nothing half-done: go on with it.
+        self.inner.pins.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Pins `ids` for reading. `None` when any of them is being or has been deleted (the
+    /// record the caller read was replaced meanwhile: read it again).
+    pub fn pin_streams(&self, ids: &[StreamId]) -> Result<Option<StreamPins>> {
+        {
+            let mut p = self.lock_pins();
+            if ids
+                .iter()
+                .any(|id| p.deleting.contains(id) || p.deferred.contains(id))
+            {
+                return Ok(None);
+            }
+            for id in ids {
+                *p.readers.entry(*id).or_insert(0) += 1;
+            }
+        }
+        let pins = StreamPins {
+            store: self.clone(),
+            ids: ids.to_vec(),
+        };
+        // Deleted completely before we pinned: every stream has a chunk 0 while it exists.
+        for id in ids {
+            if self.inner.chunks.get(chunk_key(id, 0))?.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(pins))
     }
 
     /// Number of chunks stored for a stream (tests and `verify`).

@@ -493,6 +493,42 @@ impl S3Api {
         overrides: Option<ResponseOverrides>,
         head: bool,
     ) -> Result<Response<ResBody>, S3Error> {
+        // An overwrite or delete between reading the record and opening its data: read the
+        // record again (the new version, or NoSuchKey), a bounded number of times.
+        let mut result = Err(service_error(ServiceError::ObjectChanged));
+        for _ in 0..GET_ATTEMPTS {
+            let mut changed = false;
+            result = self
+                .get_object_once(
+                    ctx,
+                    bucket,
+                    key,
+                    part_number,
+                    version_id.clone(),
+                    overrides.clone(),
+                    head,
+                    &mut changed,
+                )
+                .await;
+            if !changed {
+                break;
+            }
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn get_object_once(
+        &self,
+        ctx: &Ctx<'_>,
+        bucket: &str,
+        key: &str,
+        part_number: Option<u32>,
+        version_id: Option<VersionId>,
+        overrides: Option<ResponseOverrides>,
+        head: bool,
+        changed: &mut bool,
+    ) -> Result<Response<ResBody>, S3Error> {
         let h = &ctx.parts.headers;
         if let Some(VersionId::Id(v)) = &version_id {
             return Err(S3Error::from_code(S3ErrorCode::NoSuchVersion)
@@ -575,10 +611,13 @@ impl S3Api {
         let body = if head {
             body::empty()
         } else {
-            let mut reader = self
-                .service
-                .open_object(&rec, range)
-                .map_err(with_key(bucket, key))?;
+            let mut reader = match self.service.open_object(&rec, range) {
+                Ok(r) => r,
+                Err(e) => {
+                    *changed = matches!(e, ServiceError::ObjectChanged);
+                    return Err(with_key(bucket, key)(e));
+                }
+            };
             if len == 0 {
                 reader.verify_empty().map_err(service_error)?;
                 body::empty()
@@ -664,6 +703,9 @@ impl S3Api {
         Ok(xml_response(xml::to_xml("DeleteResult", &doc)?))
     }
 }
+
+/// How many times a GET re-reads a record that changed under it before giving up.
+const GET_ATTEMPTS: usize = 4;
 
 /// Reads a small XML request body whole, verified like any body: SigV4 payload hash,
 /// Content-MD5 and flexible checksums (header or trailer).

@@ -616,6 +616,13 @@ pub fn service_error(e: ServiceError) -> S3Error {
                 "We encountered an internal error. Please try again.",
             )
         }
+        ServiceError::ObjectChanged => {
+            // Retryable: the SDKs retry a 500.
+            S3Error::new(
+                C::InternalError,
+                "We encountered an internal error. Please try again.",
+            )
+        }
         ServiceError::Internal(m) => {
             tracing::error!(error = %m, "internal error");
             S3Error::new(
