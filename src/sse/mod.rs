@@ -3,7 +3,9 @@
 //! Every object is encrypted; the modes only differ in what wraps the data key:
 //! - SSE-S3: the service-owned KMS key, which no API can reach;
 //! - SSE-KMS: a customer key or the AWS-managed `alias/aws/s3` key;
-//! - SSE-C: the customer's key is the data key and is never stored (later).
+//! - SSE-C: the customer's key is the data key and is never stored; the record keeps its MD5
+//!   (as the client sent it) and an HMAC-SHA256 of it under a server-side key, which decides
+//!   whether a later request's key is the right one before anything is decrypted.
 //!
 //! The data key is bound to the object by the encryption context
 //! `{"aws:s3:arn": "arn:aws:s3:::BUCKET/KEY"}`, merged with the caller's own context. Keys are
@@ -31,6 +33,70 @@ pub enum SseSpec {
         context: Option<EncryptionContext>,
         bucket_key: bool,
     },
+    /// SSE-C: `x-amz-server-side-encryption-customer-*`.
+    Customer(CustomerKey),
+}
+
+/// A customer-provided key (SSE-C), validated against its MD5. Never stored, never logged.
+#[derive(Debug, Clone)]
+pub struct CustomerKey {
+    pub key: Key32,
+    /// Base64 MD5 of the key, as the client sent it (and as it is echoed).
+    pub md5_b64: String,
+}
+
+impl PartialEq for CustomerKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.ct_eq(&other.key)
+    }
+}
+
+/// The server-side key SSE-C key MACs are computed under.
+pub type CustomerMacKey = Key32;
+
+/// HMAC-SHA256 of a customer key under the server-side MAC key.
+pub fn customer_key_mac(mac_key: &CustomerMacKey, ck: &CustomerKey) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    // `new_from_slice` cannot fail for HMAC-SHA256 (any key length is accepted).
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(mac_key.expose()) else {
+        return vec![0u8; 32];
+    };
+    mac.update(b"coffer/v1/sse-c-key\0");
+    mac.update(ck.key.expose());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The envelope of an SSE-C object: the customer key is the data key; only its MD5 and MAC
+/// are recorded.
+pub fn customer_envelope(mac_key: &CustomerMacKey, ck: &CustomerKey) -> (SseRecord, Key32) {
+    let record = SseRecord {
+        mode: SseMode::Customer,
+        kms_key_arn: None,
+        wrapped_key: None,
+        context: EncryptionContext::new(),
+        bucket_key: false,
+        customer_key_md5: Some(ck.md5_b64.clone()),
+        customer_key_mac: Some(customer_key_mac(mac_key, ck)),
+    };
+    (record, ck.key.clone())
+}
+
+/// Checks a customer key against an SSE-C record (constant time) and returns it as the data key.
+pub fn open_customer(
+    mac_key: &CustomerMacKey,
+    record: &SseRecord,
+    ck: Option<&CustomerKey>,
+) -> Result<Key32, SseError> {
+    let ck = ck.ok_or(SseError::CustomerKeyRequired)?;
+    let stored = record
+        .customer_key_mac
+        .as_deref()
+        .ok_or(SseError::Corrupt("no customer key MAC"))?;
+    let mac = customer_key_mac(mac_key, ck);
+    if !crate::secret::ct_eq(&mac, stored) {
+        return Err(SseError::CustomerKeyMismatch);
+    }
+    Ok(ck.key.clone())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +107,15 @@ pub enum SseError {
     InvalidArgument(String),
     #[error("the object's encryption record is incomplete: {0}")]
     Corrupt(&'static str),
+    #[error(
+        "The object was stored using a form of Server Side Encryption. The correct parameters \
+         must be provided to retrieve the object."
+    )]
+    CustomerKeyRequired,
+    #[error("Access Denied")]
+    CustomerKeyMismatch,
+    #[error("The encryption parameters are not applicable to this object.")]
+    CustomerKeyNotApplicable,
 }
 
 /// The object ARN S3 uses as encryption context.
@@ -77,6 +152,11 @@ pub fn new_envelope(
             context.as_ref(),
             *bucket_key,
         ),
+        SseSpec::Customer(_) => {
+            return Err(SseError::InvalidArgument(
+                "SSE-C envelopes are made by customer_envelope".into(),
+            ));
+        }
     };
     let arn = if bucket_key {
         bucket_arn(bucket)
@@ -122,10 +202,6 @@ pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<Key32,
                 .ok_or(SseError::Corrupt("no wrapped data key"))?;
             Ok(kms.decrypt_data_key(blob, &record.context)?.plaintext)
         }
-        SseMode::Customer => Err(SseError::InvalidArgument(
-            "The object was stored using a form of Server Side Encryption. The correct \
-             parameters must be provided to retrieve the object."
-                .into(),
-        )),
+        SseMode::Customer => Err(SseError::CustomerKeyRequired),
     }
 }

@@ -117,6 +117,7 @@ impl S3Api {
             key: key.to_string(),
             metadata,
             sse,
+            source_customer: headers::customer_key(h, headers::SSE_C_COPY_SOURCE_PREFIX)?,
             checksum_algorithm,
             source_conditions,
             conditions,

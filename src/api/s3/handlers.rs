@@ -513,9 +513,14 @@ impl S3Api {
                 ));
             }
         }
+        let customer = headers::customer_key(h, headers::SSE_C_PREFIX)?;
         let rec = self
             .service
             .head_object(bucket, key)
+            .map_err(with_key(bucket, key))?;
+        // The key is checked (MAC, constant time) before anything else is revealed.
+        self.service
+            .check_customer_key(&rec.sse, customer.as_ref())
             .map_err(with_key(bucket, key))?;
         if let Err(e) = check_read_conditions(h, &rec) {
             if e.code != S3ErrorCode::NotModified {
@@ -577,7 +582,7 @@ impl S3Api {
         } else {
             let mut reader = self
                 .service
-                .open_object(&rec, range)
+                .open_object(&rec, range, customer.as_ref())
                 .map_err(with_key(bucket, key))?;
             if len == 0 {
                 reader.verify_empty().map_err(service_error)?;
