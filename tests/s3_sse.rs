@@ -712,3 +712,134 @@ mod sse_c {
         assert_eq!(code(&e), "AccessDenied");
     }
 }
+
+// ---- bucket keys ----
+
+fn data_key_requests(srv: &TestServer) -> usize {
+    std::fs::read_to_string(srv.data_dir().join("audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .is_ok_and(|v| v["operation"] == "GenerateDataKey")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn bucket_keys_cut_kms_calls_and_objects_keep_distinct_keys() {
+    let srv = server_with_seed_key().await;
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("bkeys").send().await.unwrap();
+    s3.create_bucket().bucket("nobk").send().await.unwrap();
+    s3.put_bucket_encryption()
+        .bucket("bkeys")
+        .server_side_encryption_configuration(config(
+            ServerSideEncryption::AwsKms,
+            Some(SEED_ALIAS),
+            true,
+        ))
+        .send()
+        .await
+        .unwrap();
+    const N: usize = 20;
+    let before = data_key_requests(&srv);
+    let mut bodies = Vec::new();
+    for i in 0..N {
+        let body = pattern(1000 + i * 37, i as u64);
+        let put = s3
+            .put_object()
+            .bucket("bkeys")
+            .key(format!("o{i}"))
+            .body(body.clone().into())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            put.server_side_encryption(),
+            Some(&ServerSideEncryption::AwsKms)
+        );
+        assert_eq!(put.bucket_key_enabled(), Some(true));
+        bodies.push(body);
+    }
+    let bk_calls = data_key_requests(&srv) - before;
+    assert!(
+        bk_calls <= 1,
+        "{bk_calls} GenerateDataKey calls for {N} objects"
+    );
+
+    // The request header enables it too (same key and context: the cached bucket key).
+    let put = s3
+        .put_object()
+        .bucket("nobk")
+        .key("h1")
+        .body(b"header".to_vec().into())
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(SEED_ALIAS)
+        .bucket_key_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.bucket_key_enabled(), Some(true));
+
+    // Without bucket keys: one call per object.
+    let before = data_key_requests(&srv);
+    for i in 0..5 {
+        s3.put_object()
+            .bucket("nobk")
+            .key(format!("p{i}"))
+            .body(b"x".to_vec().into())
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(SEED_ALIAS)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(data_key_requests(&srv) - before, 5);
+
+    // Round trips, the header echoed on GET, the context the bucket ARN.
+    for (i, body) in bodies.iter().enumerate() {
+        let got = s3
+            .get_object()
+            .bucket("bkeys")
+            .key(format!("o{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.bucket_key_enabled(), Some(true));
+        assert_eq!(&read_all(got).await, body);
+    }
+
+    // Each object has its own data key: same bucket key blob, distinct salts.
+    drop(s3);
+    let dir = srv.stop();
+    let cfg = test_config(dir.path());
+    let store = coffer::app::open_store(&cfg, false).unwrap();
+    let mut salts = std::collections::BTreeSet::new();
+    let mut blobs = std::collections::BTreeSet::new();
+    for i in 0..N {
+        let rec = store
+            .get_object("bkeys", &format!("o{i}"))
+            .unwrap()
+            .unwrap();
+        assert!(rec.sse.bucket_key);
+        assert_eq!(
+            rec.sse.context.get("aws:s3:arn").map(String::as_str),
+            Some("arn:aws:s3:::bkeys")
+        );
+        salts.insert(rec.sse.bucket_key_salt.clone().expect("salt"));
+        blobs.insert(rec.sse.wrapped_key.clone().unwrap());
+    }
+    assert_eq!(salts.len(), N, "distinct per-object data keys");
+    assert_eq!(blobs.len(), 1, "one bucket key");
+}
+
+#[test]
+fn bucket_key_derivation_is_distinct_per_salt() {
+    let bk = coffer::secret::Key32::from_bytes([9u8; 32]);
+    let a = coffer::sse::derive_object_key(&bk, &[1u8; 32]);
+    let b = coffer::sse::derive_object_key(&bk, &[2u8; 32]);
+    assert!(!a.ct_eq(&b));
+    assert!(!a.ct_eq(&bk));
+    assert!(a.ct_eq(&coffer::sse::derive_object_key(&bk, &[1u8; 32])));
+}

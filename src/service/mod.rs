@@ -123,6 +123,8 @@ pub struct Service {
     /// The server-side key SSE-C key MACs are computed under (sealed in the store's `meta`
     /// table). `None`: SSE-C is refused.
     pub(crate) customer_mac_key: Option<Arc<crate::sse::CustomerMacKey>>,
+    /// Bucket-level keys for SSE-KMS with bucket keys enabled.
+    pub(crate) bucket_keys: Arc<crate::sse::BucketKeyCache>,
 }
 
 impl Service {
@@ -138,6 +140,7 @@ impl Service {
             clock,
             region,
             customer_mac_key: None,
+            bucket_keys: Arc::default(),
         }
     }
 
@@ -200,11 +203,12 @@ impl Service {
             crate::sse::SseSpec::Customer(ck) => {
                 Ok(crate::sse::customer_envelope(self.customer_mac_key()?, ck))
             }
-            _ => Ok(crate::sse::new_envelope(
+            _ => Ok(crate::sse::new_envelope_cached(
                 self.kms.as_ref(),
                 spec,
                 bucket,
                 key,
+                Some((&self.bucket_keys, self.clock.now())),
             )?),
         }
     }

@@ -13,6 +13,14 @@
 
 pub mod chunk;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
 use crate::kms::{EncryptionContext, KeyProvider, KeyRef, KmsError};
 use crate::secret::Key32;
 use crate::storage::records::{SseMode, SseRecord};
@@ -77,6 +85,7 @@ pub fn customer_envelope(mac_key: &CustomerMacKey, ck: &CustomerKey) -> (SseReco
         bucket_key: false,
         customer_key_md5: Some(ck.md5_b64.clone()),
         customer_key_mac: Some(customer_key_mac(mac_key, ck)),
+        bucket_key_salt: None,
     };
     (record, ck.key.clone())
 }
@@ -137,6 +146,17 @@ pub fn new_envelope(
     bucket: &str,
     key: &str,
 ) -> Result<(SseRecord, Key32), SseError> {
+    new_envelope_cached(kms, spec, bucket, key, None)
+}
+
+/// [`new_envelope`], with bucket keys served from `cache` when the spec enables them.
+pub fn new_envelope_cached(
+    kms: &dyn KeyProvider,
+    spec: &SseSpec,
+    bucket: &str,
+    key: &str,
+    cache: Option<(&BucketKeyCache, SystemTime)>,
+) -> Result<(SseRecord, Key32), SseError> {
     let (mode, key_ref, user_ctx, bucket_key) = match spec {
         SseSpec::S3 => (SseMode::S3, KeyRef::ServiceSseS3, None, false),
         SseSpec::Kms {
@@ -179,6 +199,45 @@ pub fn new_envelope(
             context.insert(S3_ARN_CONTEXT_KEY.to_string(), arn);
         }
     }
+    if bucket_key && let Some((cache, now)) = cache {
+        let cache_key = BucketKeyId {
+            key_ref: match key_ref {
+                KeyRef::ServiceSseS3 => "sse-s3".to_string(),
+                KeyRef::AwsManagedS3 => "aws/s3".to_string(),
+                KeyRef::Named(k) => format!("named:{k}"),
+            },
+            context: context.clone(),
+        };
+        let entry = match cache.get(&cache_key, now) {
+            Some(e) => e,
+            None => {
+                let generated = kms.generate_data_key(key_ref, &context)?;
+                let entry = Arc::new(BucketKeyEntry {
+                    key: generated.plaintext,
+                    wrapped: generated.ciphertext_blob,
+                    key_arn: generated.key_arn,
+                    created: now,
+                });
+                cache.insert(cache_key, entry.clone());
+                entry
+            }
+        };
+        let mut salt = [0u8; BUCKET_KEY_SALT_LEN];
+        crate::secret::fill_random(&mut salt)
+            .map_err(|_| SseError::Corrupt("the system random generator failed"))?;
+        let data_key = derive_object_key(&entry.key, &salt);
+        let record = SseRecord {
+            mode,
+            kms_key_arn: Some(entry.key_arn.clone()),
+            wrapped_key: Some(entry.wrapped.clone()),
+            context,
+            bucket_key,
+            customer_key_md5: None,
+            customer_key_mac: None,
+            bucket_key_salt: Some(salt.to_vec()),
+        };
+        return Ok((record, data_key));
+    }
     let generated = kms.generate_data_key(key_ref, &context)?;
     let record = SseRecord {
         mode,
@@ -188,8 +247,92 @@ pub fn new_envelope(
         bucket_key,
         customer_key_md5: None,
         customer_key_mac: None,
+        bucket_key_salt: None,
     };
     Ok((record, generated.plaintext))
+}
+
+/// Length of the per-object salt under a bucket key.
+pub const BUCKET_KEY_SALT_LEN: usize = 32;
+const BUCKET_KEY_INFO: &[u8] = b"coffer/v1/bucket-key/object-data-key";
+/// How long a bucket key serves new objects before the KMS is asked for a fresh one.
+pub const BUCKET_KEY_TTL: Duration = Duration::from_secs(300);
+/// Most bucket keys cached at once.
+pub const BUCKET_KEY_CACHE_ENTRIES: usize = 1024;
+
+/// An object's data key under a bucket key: distinct per object through its salt.
+pub fn derive_object_key(bucket_key: &Key32, salt: &[u8]) -> Key32 {
+    let hk = Hkdf::<Sha256>::new(Some(salt), bucket_key.expose());
+    let mut okm = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's limit: expand cannot fail.
+    let _ = hk.expand(BUCKET_KEY_INFO, okm.as_mut());
+    Key32::from_bytes(*okm)
+}
+
+/// Which bucket key an envelope can share: the KMS key as requested and the full context.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BucketKeyId {
+    key_ref: String,
+    context: EncryptionContext,
+}
+
+pub struct BucketKeyEntry {
+    key: Key32,
+    wrapped: Vec<u8>,
+    key_arn: String,
+    created: SystemTime,
+}
+
+/// Bucket-level keys for new objects, bounded in time ([`BUCKET_KEY_TTL`]) and in entries.
+#[derive(Default)]
+pub struct BucketKeyCache {
+    entries: Mutex<BTreeMap<BucketKeyId, Arc<BucketKeyEntry>>>,
+}
+
+impl BucketKeyCache {
+    fn get(&self, id: &BucketKeyId, now: SystemTime) -> Option<Arc<BucketKeyEntry>> {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = map.get(id).filter(|e| {
+            now.duration_since(e.created)
+                .is_ok_and(|age| age < BUCKET_KEY_TTL)
+        });
+        match fresh {
+            Some(e) => Some(e.clone()),
+            None => {
+                map.remove(id);
+                None
+            }
+        }
+    }
+
+    fn insert(&self, id: BucketKeyId, entry: Arc<BucketKeyEntry>) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= BUCKET_KEY_CACHE_ENTRIES {
+            // Expired first; if all are fresh, the oldest.
+            let now = entry.created;
+            map.retain(|_, e| {
+                now.duration_since(e.created)
+                    .is_ok_and(|a| a < BUCKET_KEY_TTL)
+            });
+            if map.len() >= BUCKET_KEY_CACHE_ENTRIES
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, e)| e.created)
+                    .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(id, entry);
+    }
+
+    /// Drops every cached key (tests, key-state changes).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
 }
 
 /// Unwraps an object's data key through the KMS (key state is enforced there).
@@ -200,7 +343,11 @@ pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<Key32,
                 .wrapped_key
                 .as_deref()
                 .ok_or(SseError::Corrupt("no wrapped data key"))?;
-            Ok(kms.decrypt_data_key(blob, &record.context)?.plaintext)
+            let key = kms.decrypt_data_key(blob, &record.context)?.plaintext;
+            match &record.bucket_key_salt {
+                Some(salt) => Ok(derive_object_key(&key, salt)),
+                None => Ok(key),
+            }
         }
         SseMode::Customer => Err(SseError::CustomerKeyRequired),
     }
