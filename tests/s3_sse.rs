@@ -810,6 +810,34 @@ async fn bucket_keys_cut_kms_calls_and_objects_keep_distinct_keys() {
         assert_eq!(&read_all(got).await, body);
     }
 
+    // A cached bucket key still obeys the key's state.
+    let kms = srv.kms();
+    kms.disable_key().key_id(SEED_KEY_ID).send().await.unwrap();
+    let e = s3
+        .put_object()
+        .bucket("bkeys")
+        .key("disabled")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMS.DisabledException");
+    kms.enable_key().key_id(SEED_KEY_ID).send().await.unwrap();
+
+    // Bounded in time: after the TTL a fresh bucket key is generated, once.
+    srv.clock.advance(std::time::Duration::from_secs(301));
+    let before = data_key_requests(&srv);
+    for i in 0..3 {
+        s3.put_object()
+            .bucket("bkeys")
+            .key(format!("late{i}"))
+            .body(b"late".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(data_key_requests(&srv) - before, 1);
+
     // Each object has its own data key: same bucket key blob, distinct salts.
     drop(s3);
     let dir = srv.stop();

@@ -208,7 +208,13 @@ pub fn new_envelope_cached(
             },
             context: context.clone(),
         };
-        let entry = match cache.get(&cache_key, now) {
+        // A cached bucket key still obeys the KMS key's state, and an alias moved to another
+        // key: one local lookup, no data-key request.
+        let cached = match cache.get(&cache_key, now) {
+            Some(e) if kms.resolve_key_arn(key_ref)? == e.key_arn => Some(e),
+            _ => None,
+        };
+        let entry = match cached {
             Some(e) => e,
             None => {
                 let generated = kms.generate_data_key(key_ref, &context)?;
