@@ -358,3 +358,38 @@ pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<Key32,
         SseMode::Customer => Err(SseError::CustomerKeyRequired),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ck(b: u8) -> CustomerKey {
+        CustomerKey {
+            key: Key32::from_bytes([b; 32]),
+            md5_b64: String::new(),
+        }
+    }
+
+    #[test]
+    fn sse_c_envelope_stores_no_key_and_checks_it() {
+        let mac = Key32::from_bytes([1u8; 32]);
+        let (rec, dk) = customer_envelope(&mac, &ck(7));
+        assert!(dk.ct_eq(&ck(7).key));
+        assert!(rec.wrapped_key.is_none());
+        assert!(rec.kms_key_arn.is_none());
+        let stored = rec.customer_key_mac.clone().unwrap();
+        assert_ne!(stored, vec![7u8; 32]);
+        assert!(open_customer(&mac, &rec, Some(&ck(7))).is_ok());
+        assert!(matches!(
+            open_customer(&mac, &rec, Some(&ck(8))),
+            Err(SseError::CustomerKeyMismatch)
+        ));
+        assert!(matches!(
+            open_customer(&mac, &rec, None),
+            Err(SseError::CustomerKeyRequired)
+        ));
+        // Another server key: the MAC does not verify.
+        let other = Key32::from_bytes([2u8; 32]);
+        assert!(open_customer(&other, &rec, Some(&ck(7))).is_err());
+    }
+}

@@ -498,6 +498,54 @@ mod tests {
     }
 
     #[test]
+    fn sse_c_key_headers() {
+        use md5::Digest;
+        let key = [5u8; 32];
+        let kb = B64.encode(key);
+        let md5 = B64.encode(md5::Md5::digest(key));
+        let p = "x-amz-server-side-encryption-customer-";
+        let ok = hm(&[
+            ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+            ("x-amz-server-side-encryption-customer-key", &kb),
+            ("x-amz-server-side-encryption-customer-key-md5", &md5),
+        ]);
+        let ck = customer_key(&ok, p).unwrap().unwrap();
+        assert!(ck.key.ct_eq(&Key32::from_bytes(key)));
+        assert_eq!(ck.md5_b64, md5);
+        assert!(matches!(sse_spec(&ok).unwrap(), Some(SseSpec::Customer(_))));
+        assert_eq!(customer_key(&hm(&[]), p).unwrap(), None);
+        let bad_md5 = B64.encode([0u8; 16]);
+        let short = B64.encode([5u8; 31]);
+        for (alg, k, m) in [
+            ("AES256", kb.as_str(), bad_md5.as_str()),
+            ("AES256", short.as_str(), md5.as_str()),
+            ("AES256", "!!!", md5.as_str()),
+            ("aws:kms", kb.as_str(), md5.as_str()),
+        ] {
+            let h = hm(&[
+                ("x-amz-server-side-encryption-customer-algorithm", alg),
+                ("x-amz-server-side-encryption-customer-key", k),
+                ("x-amz-server-side-encryption-customer-key-md5", m),
+            ]);
+            let e = customer_key(&h, p).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument);
+            // The key is never echoed in an error.
+            assert!(!format!("{e:?}").contains(&kb));
+        }
+        let mut both = ok.clone();
+        both.insert(
+            "x-amz-server-side-encryption",
+            HeaderValue::from_static("AES256"),
+        );
+        assert!(sse_spec(&both).is_err());
+        assert!(has_sse_c_headers(&ok));
+        assert!(has_sse_c_headers(&hm(&[(
+            "x-amz-copy-source-server-side-encryption-customer-key",
+            "x"
+        )])));
+    }
+
+    #[test]
     fn sse_header_rules() {
         assert_eq!(sse_spec(&hm(&[])).unwrap(), None);
         assert_eq!(
