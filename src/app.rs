@@ -15,7 +15,7 @@ use crate::api::s3::S3Api;
 use crate::clock::{FileOffsetClock, SharedClock, SystemClock};
 use crate::config::Config;
 use crate::kms::{Kms, KmsOptions, RootKey, SeedKey};
-use crate::secret::SecretString;
+use crate::secret::{Key32, SecretString};
 use crate::server::App;
 use crate::service::Service;
 use crate::storage::{Store, StoreOptions};
@@ -24,6 +24,8 @@ use crate::storage::{Store, StoreOptions};
 pub const DEV_ROOT_KEY_FILE: &str = "root.key";
 const DEV_CREDENTIALS_META: &[u8] = b"dev-credentials";
 const DEV_CREDENTIALS_AAD: &[u8] = b"coffer/v1/dev-credentials";
+const SSE_C_MAC_META: &[u8] = b"sse-c-mac-key";
+const SSE_C_MAC_AAD: &[u8] = b"coffer/v1/sse-c-mac-key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -88,7 +90,8 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
         kms.clone(),
         clock.clone(),
         cfg.region.clone(),
-    );
+    )
+    .with_customer_mac_key(sse_c_mac_key_for(&store, &root)?);
     let creds: Arc<StaticCredentials> = Arc::new(StaticCredentials {
         keys: creds.into_iter().collect(),
     });
@@ -107,6 +110,7 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
             vhost_domains: cfg.vhost_domains.clone(),
             clock,
             body_read_timeout: Duration::from_secs(cfg.limits.body_read_timeout_secs),
+            allow_sse_c_over_http: cfg.allow_sse_c_over_http,
         },
         limits: cfg.limits.clone(),
     });
@@ -264,6 +268,27 @@ fn dev_credentials_for(
     meta.insert(DEV_CREDENTIALS_META, &sealed)
         .map_err(|e| err(e.to_string()))?;
     Ok((ak, SecretString::new(sk.to_string())))
+}
+
+/// The server-side key SSE-C key MACs are computed under: random on first start, kept sealed
+/// under the root key in `meta`.
+pub fn sse_c_mac_key_for(store: &Store, root: &RootKey) -> Result<Key32, StartError> {
+    let err = |m: String| StartError::Credentials(m);
+    let meta = store.table("meta").map_err(|e| err(e.to_string()))?;
+    if let Some(sealed) = meta.get(SSE_C_MAC_META).map_err(|e| err(e.to_string()))? {
+        let plain = root.unseal(SSE_C_MAC_AAD, &sealed).map_err(|_| {
+            err("the stored SSE-C MAC key does not unseal under this root key".into())
+        })?;
+        return Key32::from_slice(plain.expose())
+            .ok_or_else(|| err("the stored SSE-C MAC key is corrupt".into()));
+    }
+    let key = Key32::random().map_err(|e| err(e.to_string()))?;
+    let sealed = root
+        .seal(SSE_C_MAC_AAD, key.expose())
+        .map_err(|e| err(e.to_string()))?;
+    meta.insert(SSE_C_MAC_META, &sealed)
+        .map_err(|e| err(e.to_string()))?;
+    Ok(key)
 }
 
 fn base64_secret(bytes: &[u8]) -> String {

@@ -33,6 +33,9 @@ pub struct Config {
     pub storage: StorageConfig,
     pub kms: KmsConfig,
     pub limits: LimitsConfig,
+    /// Accept SSE-C (customer-provided keys) over plain HTTP. Local testing only: the key
+    /// travels in the clear. AWS, and Coffer by default, refuse it.
+    pub allow_sse_c_over_http: bool,
 }
 
 #[derive(Clone, Deserialize)]
@@ -121,6 +124,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             kms: KmsConfig::default(),
             limits: LimitsConfig::default(),
+            allow_sse_c_over_http: false,
         }
     }
 }

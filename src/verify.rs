@@ -193,7 +193,7 @@ fn verify_object(store: &Store, service: &Service, rec: &ObjectRecord) -> Result
     let mut md5 = Digests::new(BodyChecks::default(), check_md5);
 
     let mut reader = service
-        .open_object(rec, None)
+        .open_object(rec, None, None)
         .map_err(|e| format!("cannot open: {e}"))?;
     reader
         .verify_empty()

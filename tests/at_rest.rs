@@ -518,7 +518,7 @@ async fn golden_object_decrypts() {
     let rec = service
         .head_object("golden-bucket", "golden-object")
         .unwrap();
-    let mut reader = service.open_object(&rec, None).unwrap();
+    let mut reader = service.open_object(&rec, None, None).unwrap();
     let mut out = Vec::new();
     while let Some(b) = reader.next_chunk().unwrap() {
         out.extend_from_slice(&b);
@@ -526,7 +526,11 @@ async fn golden_object_decrypts() {
     assert_eq!(out, golden_plaintext());
     // A range across the chunk boundary.
     let mut reader = service
-        .open_object(&rec, Some((CHUNK_SIZE as u64 - 3, CHUNK_SIZE as u64 + 2)))
+        .open_object(
+            &rec,
+            Some((CHUNK_SIZE as u64 - 3, CHUNK_SIZE as u64 + 2)),
+            None,
+        )
         .unwrap();
     let mut out = Vec::new();
     while let Some(b) = reader.next_chunk().unwrap() {

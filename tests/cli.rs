@@ -194,6 +194,7 @@ const REGISTERED: &[&str] = &[
     "rclone.sh",
     "s3cmd.sh",
     "multipart.sh",
+    "sse.sh",
 ];
 
 /// Scripts run by hand, not by the suite: `mem_multipart.sh SIZE CACHE` measures the server's
@@ -269,6 +270,11 @@ fn s3cmd_sync_http() {
 #[test]
 fn s3cmd_sync_https() {
     run_script_over("s3cmd.sh", &[], Transport::Https);
+}
+
+#[test]
+fn aws_cli_sse_c_and_bucket_default_https() {
+    run_script_over("sse.sh", &[], Transport::Https);
 }
 
 #[test]

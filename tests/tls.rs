@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::common::*;
 
 /// aws-sdk-s3 (default checksum behaviour) trusting only `ca_pem`.
-fn https_client(endpoint: &str, ca_pem: &[u8]) -> aws_sdk_s3::Client {
+pub(crate) fn https_client(endpoint: &str, ca_pem: &[u8]) -> aws_sdk_s3::Client {
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
@@ -35,7 +35,7 @@ fn https_client(endpoint: &str, ca_pem: &[u8]) -> aws_sdk_s3::Client {
 }
 
 /// An in-process HTTPS server with a generated certificate; returns (https addr, CA pem, stop).
-async fn start_tls() -> (
+pub(crate) async fn start_tls() -> (
     std::net::SocketAddr,
     Vec<u8>,
     tokio::sync::oneshot::Sender<()>,

@@ -133,8 +133,12 @@ pub async fn run_with_tls(
         }
         let io = io::IdleIo::new(stream, idle).with_first_byte_timeout(first_byte);
         let app = app.clone();
-        let svc = service_fn(move |req| {
+        let secure = acceptor.is_some();
+        let svc = service_fn(move |mut req: Request<Incoming>| {
             let app = app.clone();
+            if secure {
+                req.extensions_mut().insert(OverTls);
+            }
             async move { Ok::<_, Infallible>(dispatch(&app, req, peer).await) }
         });
         match &acceptor {
@@ -186,6 +190,10 @@ pub async fn run_with_tls(
     }
     Ok(())
 }
+
+/// Request extension: the request arrived over TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
 
 /// A request id as S3 shows them: 16 upper-case hex characters.
 pub fn new_request_id() -> String {

@@ -80,6 +80,8 @@ pub struct CopyObjectInput {
     pub metadata: MetadataDirective,
     /// `None`: the destination bucket's default, else SSE-S3.
     pub sse: Option<SseSpec>,
+    /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
+    pub source_customer: Option<crate::sse::CustomerKey>,
     /// A checksum algorithm for the destination (`x-amz-checksum-algorithm`); else the
     /// source's.
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
@@ -120,6 +122,7 @@ impl Service {
         self.head_bucket(&input.bucket)?;
         self.head_bucket(&input.src_bucket)?;
         let source = self.head_object(&input.src_bucket, &input.src_key)?;
+        self.check_customer_key(&source.sse, input.source_customer.as_ref())?;
         input.source_conditions.check(&source)?;
 
         let checksum = match input.checksum_algorithm {
@@ -158,7 +161,7 @@ impl Service {
             },
             conditions: input.conditions,
         };
-        let reader = self.open_object(&source, None)?;
+        let reader = self.open_object(&source, None, input.source_customer.as_ref())?;
         let mut body = SourceBody {
             reader,
             verify_empty: source.size == 0,

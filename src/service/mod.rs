@@ -71,6 +71,18 @@ pub enum ServiceError {
     ObjectChanged,
     #[error(transparent)]
     Multipart(#[from] multipart::MultipartError),
+    /// SSE-C object read without its key (`InvalidRequest`).
+    #[error(
+        "The object was stored using a form of Server Side Encryption. The correct parameters \
+         must be provided to retrieve the object."
+    )]
+    CustomerKeyRequired,
+    /// SSE-C key given for an object that is not SSE-C (`InvalidRequest`).
+    #[error("The encryption parameters are not applicable to this object.")]
+    CustomerKeyNotApplicable,
+    /// The SSE-C key does not match the object's (`AccessDenied`).
+    #[error("Access Denied")]
+    AccessDenied,
 }
 
 impl From<StorageError> for ServiceError {
@@ -92,6 +104,9 @@ impl From<SseError> for ServiceError {
             SseError::Kms(k) => ServiceError::Kms(k),
             SseError::InvalidArgument(m) => ServiceError::InvalidArgument(m),
             SseError::Corrupt(m) => ServiceError::Integrity(m.into()),
+            SseError::CustomerKeyRequired => ServiceError::CustomerKeyRequired,
+            SseError::CustomerKeyMismatch => ServiceError::AccessDenied,
+            SseError::CustomerKeyNotApplicable => ServiceError::CustomerKeyNotApplicable,
         }
     }
 }
@@ -109,6 +124,11 @@ pub struct Service {
     pub(crate) kms: Arc<dyn KeyProvider>,
     pub(crate) clock: SharedClock,
     pub(crate) region: String,
+    /// The server-side key SSE-C key MACs are computed under (sealed in the store's `meta`
+    /// table). `None`: SSE-C is refused.
+    pub(crate) customer_mac_key: Option<Arc<crate::sse::CustomerMacKey>>,
+    /// Bucket-level keys for SSE-KMS with bucket keys enabled.
+    pub(crate) bucket_keys: Arc<crate::sse::BucketKeyCache>,
 }
 
 impl Service {
@@ -123,6 +143,77 @@ impl Service {
             kms,
             clock,
             region,
+            customer_mac_key: None,
+            bucket_keys: Arc::default(),
+        }
+    }
+
+    /// Enables SSE-C with the server-side key its key MACs are computed under.
+    pub fn with_customer_mac_key(mut self, key: crate::sse::CustomerMacKey) -> Self {
+        self.customer_mac_key = Some(Arc::new(key));
+        self
+    }
+
+    pub(crate) fn customer_mac_key(&self) -> Result<&crate::sse::CustomerMacKey, ServiceError> {
+        self.customer_mac_key
+            .as_deref()
+            .ok_or_else(|| ServiceError::Internal("SSE-C is not configured".into()))
+    }
+
+    /// The data key of an envelope: unwrapped through the KMS, or (SSE-C) the customer's key
+    /// once its MAC matches. A customer key for a non-SSE-C object is refused, as AWS does.
+    pub(crate) fn envelope_key(
+        &self,
+        sse: &crate::storage::records::SseRecord,
+        customer: Option<&crate::sse::CustomerKey>,
+    ) -> Result<crate::secret::Key32, ServiceError> {
+        use crate::storage::records::SseMode;
+        match sse.mode {
+            SseMode::Customer => Ok(crate::sse::open_customer(
+                self.customer_mac_key()?,
+                sse,
+                customer,
+            )?),
+            _ if customer.is_some() => Err(ServiceError::CustomerKeyNotApplicable),
+            _ => Ok(crate::sse::open_envelope(self.kms.as_ref(), sse)?),
+        }
+    }
+
+    /// Checks a read's customer key against an object without decrypting (HEAD).
+    pub fn check_customer_key(
+        &self,
+        sse: &crate::storage::records::SseRecord,
+        customer: Option<&crate::sse::CustomerKey>,
+    ) -> Result<(), ServiceError> {
+        use crate::storage::records::SseMode;
+        match sse.mode {
+            SseMode::Customer => {
+                crate::sse::open_customer(self.customer_mac_key()?, sse, customer)?;
+                Ok(())
+            }
+            _ if customer.is_some() => Err(ServiceError::CustomerKeyNotApplicable),
+            _ => Ok(()),
+        }
+    }
+
+    /// A new envelope for `spec`: through the KMS, or (SSE-C) around the customer's key.
+    pub(crate) fn make_envelope(
+        &self,
+        spec: &crate::sse::SseSpec,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(crate::storage::records::SseRecord, crate::secret::Key32), ServiceError> {
+        match spec {
+            crate::sse::SseSpec::Customer(ck) => {
+                Ok(crate::sse::customer_envelope(self.customer_mac_key()?, ck))
+            }
+            _ => Ok(crate::sse::new_envelope_cached(
+                self.kms.as_ref(),
+                spec,
+                bucket,
+                key,
+                Some((&self.bucket_keys, self.clock.now())),
+            )?),
         }
     }
 

@@ -24,8 +24,8 @@ use super::digest::{BodyChecks, ChecksumAlgorithm, Digests};
 use super::objects::{BodySource, ObjectReader};
 use super::{MAX_USER_METADATA, Service, ServiceError};
 use crate::secret::Key32;
+use crate::sse::SseSpec;
 use crate::sse::chunk::{CHUNK_SIZE, SCHEME_V1};
-use crate::sse::{self, SseSpec};
 use crate::storage::StreamId;
 use crate::storage::multipart::{
     CompleteCommit, ListedUpload, PartCommit, PartRecord, UploadRecord, valid_upload_id,
@@ -115,6 +115,8 @@ pub struct PartTarget {
     pub key: String,
     pub upload_id: String,
     pub part_number: u32,
+    /// The upload's SSE-C key, resent with every part.
+    pub customer: Option<crate::sse::CustomerKey>,
 }
 
 /// What UploadPartCopy reads: a source object and an optional inclusive byte range.
@@ -123,6 +125,8 @@ pub struct CopySourceInput {
     pub bucket: String,
     pub key: String,
     pub range: Option<(u64, u64)>,
+    /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
+    pub customer: Option<crate::sse::CustomerKey>,
 }
 
 /// One entry of a CompleteMultipartUpload list.
@@ -288,9 +292,14 @@ impl Service {
             .ok_or_else(no_such_upload)
     }
 
-    /// The data key that encrypts the upload's parts, unwrapped through the KMS.
-    fn upload_data_key(&self, upload: &UploadRecord) -> Result<Key32, ServiceError> {
-        Ok(sse::open_envelope(self.kms.as_ref(), &upload.sse)?)
+    /// The data key that encrypts the upload's parts: unwrapped through the KMS, or (SSE-C)
+    /// the key resent with the part, once its MAC matches the upload's.
+    fn upload_data_key(
+        &self,
+        upload: &UploadRecord,
+        target: &PartTarget,
+    ) -> Result<Key32, ServiceError> {
+        self.envelope_key(&upload.sse, target.customer.as_ref())
     }
 
     /// Starts an upload: the envelope (a fresh data key, stored wrapped) is made here.
@@ -336,8 +345,7 @@ impl Service {
             (Some(_), t) => Some(t.unwrap_or(ChecksumType::Composite)),
         };
         let spec = self.resolve_sse(&input.bucket, input.sse.as_ref())?;
-        let (sse_record, data_key) =
-            sse::new_envelope(self.kms.as_ref(), &spec, &input.bucket, &input.key)?;
+        let (sse_record, data_key) = self.make_envelope(&spec, &input.bucket, &input.key)?;
         drop(data_key);
         let now = self.now_millis();
         let upload_id = crate::storage::Store::new_upload_id(now)?;
@@ -401,7 +409,7 @@ impl Service {
             return Err(ServiceError::EntityTooLarge);
         }
         let upload = self.part_upload(target, &mut checks)?;
-        let data_key = self.upload_data_key(&upload)?;
+        let data_key = self.upload_data_key(&upload, target)?;
         let part = self.write_part(target, data_key, checks, body).await?;
         Ok((part, upload))
     }
@@ -416,6 +424,9 @@ impl Service {
         let mut checks = BodyChecks::default();
         let upload = self.part_upload(target, &mut checks)?;
         let src = self.head_object(&source.bucket, &source.key)?;
+        self.check_customer_key(&src.sse, source.customer.as_ref())?;
+        // The upload's key is checked before anything is read.
+        let data_key = self.upload_data_key(&upload, target)?;
         if let Some((first, last)) = source.range
             && (first > last || last >= src.size)
         {
@@ -433,11 +444,10 @@ impl Service {
             ));
         }
         checks.content_length = Some(len);
-        let mut reader = self.open_object(&src, source.range)?;
+        let mut reader = self.open_object(&src, source.range, source.customer.as_ref())?;
         if len == 0 {
             reader.verify_empty()?;
         }
-        let data_key = self.upload_data_key(&upload)?;
         let part = self
             .write_part(target, data_key, checks, &mut ReaderBody(reader))
             .await?;

@@ -149,8 +149,7 @@ impl Service {
         } else {
             check_write_conditions(&input.conditions, None)?;
         }
-        let (sse_record, data_key) =
-            sse::new_envelope(self.kms.as_ref(), &spec, &input.bucket, &input.key)?;
+        let (sse_record, data_key) = self.make_envelope(&spec, &input.bucket, &input.key)?;
         let want_md5 = sse_record.mode == SseMode::S3;
         let mut digests = Digests::new(input.checks.clone(), want_md5);
 
@@ -265,6 +264,7 @@ impl Service {
         &self,
         record: &ObjectRecord,
         range: Option<(u64, u64)>,
+        customer: Option<&sse::CustomerKey>,
     ) -> Result<ObjectReader, ServiceError> {
         if record.cipher.scheme != SCHEME_V1 || record.cipher.chunk_size as usize != CHUNK_SIZE {
             return Err(ServiceError::Integrity(format!(
@@ -276,7 +276,7 @@ impl Service {
             .store
             .pin_streams(&record.stream_ids())?
             .ok_or(ServiceError::ObjectChanged)?;
-        let data_key = sse::open_envelope(self.kms.as_ref(), &record.sse)?;
+        let data_key = self.envelope_key(&record.sse, customer)?;
         let (start, end_excl) = match range {
             Some((s, e)) => (s, e + 1),
             None => (0, record.size),

@@ -3,13 +3,23 @@
 //! Every object is encrypted; the modes only differ in what wraps the data key:
 //! - SSE-S3: the service-owned KMS key, which no API can reach;
 //! - SSE-KMS: a customer key or the AWS-managed `alias/aws/s3` key;
-//! - SSE-C: the customer's key is the data key and is never stored (later).
+//! - SSE-C: the customer's key is the data key and is never stored; the record keeps its MD5
+//!   (as the client sent it) and an HMAC-SHA256 of it under a server-side key, which decides
+//!   whether a later request's key is the right one before anything is decrypted.
 //!
 //! The data key is bound to the object by the encryption context
 //! `{"aws:s3:arn": "arn:aws:s3:::BUCKET/KEY"}`, merged with the caller's own context. Keys are
 //! reached only through [`KeyProvider`], so an external KMS could slot in.
 
 pub mod chunk;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use crate::kms::{EncryptionContext, KeyProvider, KeyRef, KmsError};
 use crate::secret::Key32;
@@ -31,6 +41,71 @@ pub enum SseSpec {
         context: Option<EncryptionContext>,
         bucket_key: bool,
     },
+    /// SSE-C: `x-amz-server-side-encryption-customer-*`.
+    Customer(CustomerKey),
+}
+
+/// A customer-provided key (SSE-C), validated against its MD5. Never stored, never logged.
+#[derive(Debug, Clone)]
+pub struct CustomerKey {
+    pub key: Key32,
+    /// Base64 MD5 of the key, as the client sent it (and as it is echoed).
+    pub md5_b64: String,
+}
+
+impl PartialEq for CustomerKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.ct_eq(&other.key)
+    }
+}
+
+/// The server-side key SSE-C key MACs are computed under.
+pub type CustomerMacKey = Key32;
+
+/// HMAC-SHA256 of a customer key under the server-side MAC key.
+pub fn customer_key_mac(mac_key: &CustomerMacKey, ck: &CustomerKey) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    // `new_from_slice` cannot fail for HMAC-SHA256 (any key length is accepted).
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(mac_key.expose()) else {
+        return vec![0u8; 32];
+    };
+    mac.update(b"coffer/v1/sse-c-key\0");
+    mac.update(ck.key.expose());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The envelope of an SSE-C object: the customer key is the data key; only its MD5 and MAC
+/// are recorded.
+pub fn customer_envelope(mac_key: &CustomerMacKey, ck: &CustomerKey) -> (SseRecord, Key32) {
+    let record = SseRecord {
+        mode: SseMode::Customer,
+        kms_key_arn: None,
+        wrapped_key: None,
+        context: EncryptionContext::new(),
+        bucket_key: false,
+        customer_key_md5: Some(ck.md5_b64.clone()),
+        customer_key_mac: Some(customer_key_mac(mac_key, ck)),
+        bucket_key_salt: None,
+    };
+    (record, ck.key.clone())
+}
+
+/// Checks a customer key against an SSE-C record (constant time) and returns it as the data key.
+pub fn open_customer(
+    mac_key: &CustomerMacKey,
+    record: &SseRecord,
+    ck: Option<&CustomerKey>,
+) -> Result<Key32, SseError> {
+    let ck = ck.ok_or(SseError::CustomerKeyRequired)?;
+    let stored = record
+        .customer_key_mac
+        .as_deref()
+        .ok_or(SseError::Corrupt("no customer key MAC"))?;
+    let mac = customer_key_mac(mac_key, ck);
+    if !crate::secret::ct_eq(&mac, stored) {
+        return Err(SseError::CustomerKeyMismatch);
+    }
+    Ok(ck.key.clone())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +116,15 @@ pub enum SseError {
     InvalidArgument(String),
     #[error("the object's encryption record is incomplete: {0}")]
     Corrupt(&'static str),
+    #[error(
+        "The object was stored using a form of Server Side Encryption. The correct parameters \
+         must be provided to retrieve the object."
+    )]
+    CustomerKeyRequired,
+    #[error("Access Denied")]
+    CustomerKeyMismatch,
+    #[error("The encryption parameters are not applicable to this object.")]
+    CustomerKeyNotApplicable,
 }
 
 /// The object ARN S3 uses as encryption context.
@@ -62,6 +146,17 @@ pub fn new_envelope(
     bucket: &str,
     key: &str,
 ) -> Result<(SseRecord, Key32), SseError> {
+    new_envelope_cached(kms, spec, bucket, key, None)
+}
+
+/// [`new_envelope`], with bucket keys served from `cache` when the spec enables them.
+pub fn new_envelope_cached(
+    kms: &dyn KeyProvider,
+    spec: &SseSpec,
+    bucket: &str,
+    key: &str,
+    cache: Option<(&BucketKeyCache, SystemTime)>,
+) -> Result<(SseRecord, Key32), SseError> {
     let (mode, key_ref, user_ctx, bucket_key) = match spec {
         SseSpec::S3 => (SseMode::S3, KeyRef::ServiceSseS3, None, false),
         SseSpec::Kms {
@@ -77,6 +172,11 @@ pub fn new_envelope(
             context.as_ref(),
             *bucket_key,
         ),
+        SseSpec::Customer(_) => {
+            return Err(SseError::InvalidArgument(
+                "SSE-C envelopes are made by customer_envelope".into(),
+            ));
+        }
     };
     let arn = if bucket_key {
         bucket_arn(bucket)
@@ -99,6 +199,51 @@ pub fn new_envelope(
             context.insert(S3_ARN_CONTEXT_KEY.to_string(), arn);
         }
     }
+    if bucket_key && let Some((cache, now)) = cache {
+        let cache_key = BucketKeyId {
+            key_ref: match key_ref {
+                KeyRef::ServiceSseS3 => "sse-s3".to_string(),
+                KeyRef::AwsManagedS3 => "aws/s3".to_string(),
+                KeyRef::Named(k) => format!("named:{k}"),
+            },
+            context: context.clone(),
+        };
+        // A cached bucket key still obeys the KMS key's state, and an alias moved to another
+        // key: one local lookup, no data-key request.
+        let cached = match cache.get(&cache_key, now) {
+            Some(e) if kms.resolve_key_arn(key_ref)? == e.key_arn => Some(e),
+            _ => None,
+        };
+        let entry = match cached {
+            Some(e) => e,
+            None => {
+                let generated = kms.generate_data_key(key_ref, &context)?;
+                let entry = Arc::new(BucketKeyEntry {
+                    key: generated.plaintext,
+                    wrapped: generated.ciphertext_blob,
+                    key_arn: generated.key_arn,
+                    created: now,
+                });
+                cache.insert(cache_key, entry.clone());
+                entry
+            }
+        };
+        let mut salt = [0u8; BUCKET_KEY_SALT_LEN];
+        crate::secret::fill_random(&mut salt)
+            .map_err(|_| SseError::Corrupt("the system random generator failed"))?;
+        let data_key = derive_object_key(&entry.key, &salt);
+        let record = SseRecord {
+            mode,
+            kms_key_arn: Some(entry.key_arn.clone()),
+            wrapped_key: Some(entry.wrapped.clone()),
+            context,
+            bucket_key,
+            customer_key_md5: None,
+            customer_key_mac: None,
+            bucket_key_salt: Some(salt.to_vec()),
+        };
+        return Ok((record, data_key));
+    }
     let generated = kms.generate_data_key(key_ref, &context)?;
     let record = SseRecord {
         mode,
@@ -108,8 +253,92 @@ pub fn new_envelope(
         bucket_key,
         customer_key_md5: None,
         customer_key_mac: None,
+        bucket_key_salt: None,
     };
     Ok((record, generated.plaintext))
+}
+
+/// Length of the per-object salt under a bucket key.
+pub const BUCKET_KEY_SALT_LEN: usize = 32;
+const BUCKET_KEY_INFO: &[u8] = b"coffer/v1/bucket-key/object-data-key";
+/// How long a bucket key serves new objects before the KMS is asked for a fresh one.
+pub const BUCKET_KEY_TTL: Duration = Duration::from_secs(300);
+/// Most bucket keys cached at once.
+pub const BUCKET_KEY_CACHE_ENTRIES: usize = 1024;
+
+/// An object's data key under a bucket key: distinct per object through its salt.
+pub fn derive_object_key(bucket_key: &Key32, salt: &[u8]) -> Key32 {
+    let hk = Hkdf::<Sha256>::new(Some(salt), bucket_key.expose());
+    let mut okm = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's limit: expand cannot fail.
+    let _ = hk.expand(BUCKET_KEY_INFO, okm.as_mut());
+    Key32::from_bytes(*okm)
+}
+
+/// Which bucket key an envelope can share: the KMS key as requested and the full context.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BucketKeyId {
+    key_ref: String,
+    context: EncryptionContext,
+}
+
+pub struct BucketKeyEntry {
+    key: Key32,
+    wrapped: Vec<u8>,
+    key_arn: String,
+    created: SystemTime,
+}
+
+/// Bucket-level keys for new objects, bounded in time ([`BUCKET_KEY_TTL`]) and in entries.
+#[derive(Default)]
+pub struct BucketKeyCache {
+    entries: Mutex<BTreeMap<BucketKeyId, Arc<BucketKeyEntry>>>,
+}
+
+impl BucketKeyCache {
+    fn get(&self, id: &BucketKeyId, now: SystemTime) -> Option<Arc<BucketKeyEntry>> {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = map.get(id).filter(|e| {
+            now.duration_since(e.created)
+                .is_ok_and(|age| age < BUCKET_KEY_TTL)
+        });
+        match fresh {
+            Some(e) => Some(e.clone()),
+            None => {
+                map.remove(id);
+                None
+            }
+        }
+    }
+
+    fn insert(&self, id: BucketKeyId, entry: Arc<BucketKeyEntry>) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= BUCKET_KEY_CACHE_ENTRIES {
+            // Expired first; if all are fresh, the oldest.
+            let now = entry.created;
+            map.retain(|_, e| {
+                now.duration_since(e.created)
+                    .is_ok_and(|a| a < BUCKET_KEY_TTL)
+            });
+            if map.len() >= BUCKET_KEY_CACHE_ENTRIES
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, e)| e.created)
+                    .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(id, entry);
+    }
+
+    /// Drops every cached key (tests, key-state changes).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
 }
 
 /// Unwraps an object's data key through the KMS (key state is enforced there).
@@ -120,12 +349,47 @@ pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<Key32,
                 .wrapped_key
                 .as_deref()
                 .ok_or(SseError::Corrupt("no wrapped data key"))?;
-            Ok(kms.decrypt_data_key(blob, &record.context)?.plaintext)
+            let key = kms.decrypt_data_key(blob, &record.context)?.plaintext;
+            match &record.bucket_key_salt {
+                Some(salt) => Ok(derive_object_key(&key, salt)),
+                None => Ok(key),
+            }
         }
-        SseMode::Customer => Err(SseError::InvalidArgument(
-            "The object was stored using a form of Server Side Encryption. The correct \
-             parameters must be provided to retrieve the object."
-                .into(),
-        )),
+        SseMode::Customer => Err(SseError::CustomerKeyRequired),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ck(b: u8) -> CustomerKey {
+        CustomerKey {
+            key: Key32::from_bytes([b; 32]),
+            md5_b64: String::new(),
+        }
+    }
+
+    #[test]
+    fn sse_c_envelope_stores_no_key_and_checks_it() {
+        let mac = Key32::from_bytes([1u8; 32]);
+        let (rec, dk) = customer_envelope(&mac, &ck(7));
+        assert!(dk.ct_eq(&ck(7).key));
+        assert!(rec.wrapped_key.is_none());
+        assert!(rec.kms_key_arn.is_none());
+        let stored = rec.customer_key_mac.clone().unwrap();
+        assert_ne!(stored, vec![7u8; 32]);
+        assert!(open_customer(&mac, &rec, Some(&ck(7))).is_ok());
+        assert!(matches!(
+            open_customer(&mac, &rec, Some(&ck(8))),
+            Err(SseError::CustomerKeyMismatch)
+        ));
+        assert!(matches!(
+            open_customer(&mac, &rec, None),
+            Err(SseError::CustomerKeyRequired)
+        ));
+        // Another server key: the MAC does not verify.
+        let other = Key32::from_bytes([2u8; 32]);
+        assert!(open_customer(&other, &rec, Some(&ck(7))).is_err());
     }
 }

@@ -109,6 +109,11 @@ pub struct SseRecord {
     /// SSE-C: HMAC-SHA256 of the customer key under a server-side key.
     #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
     pub customer_key_mac: Option<Vec<u8>>,
+    /// Bucket keys: `wrapped_key` is the bucket-level key, shared by many objects; this
+    /// object's data key is HKDF-SHA256(bucket key, this salt). Absent: `wrapped_key` is the
+    /// object's own data key.
+    #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
+    pub bucket_key_salt: Option<Vec<u8>>,
 }
 
 /// Cipher parameters of an object's streams: nothing about the body format is implicit.

@@ -46,12 +46,6 @@ impl S3Api {
                 header_str(h, "x-amz-copy-source-range")?.unwrap_or_default(),
             ));
         }
-        if h.contains_key("x-amz-copy-source-server-side-encryption-customer-algorithm") {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "SSE-C (customer-provided keys) is not supported yet",
-            ));
-        }
         if let Some(VersionId::Id(v)) = &src.version_id {
             return Err(S3Error::from_code(S3ErrorCode::NoSuchVersion)
                 .with_key(src.key.clone())
@@ -117,6 +111,7 @@ impl S3Api {
             key: key.to_string(),
             metadata,
             sse,
+            source_customer: headers::customer_key(h, headers::SSE_C_COPY_SOURCE_PREFIX)?,
             checksum_algorithm,
             source_conditions,
             conditions,

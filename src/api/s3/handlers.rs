@@ -549,9 +549,14 @@ impl S3Api {
                 ));
             }
         }
+        let customer = headers::customer_key(h, headers::SSE_C_PREFIX)?;
         let rec = self
             .service
             .head_object(bucket, key)
+            .map_err(with_key(bucket, key))?;
+        // The key is checked (MAC, constant time) before anything else is revealed.
+        self.service
+            .check_customer_key(&rec.sse, customer.as_ref())
             .map_err(with_key(bucket, key))?;
         if let Err(e) = check_read_conditions(h, &rec) {
             if e.code != S3ErrorCode::NotModified {
@@ -611,7 +616,7 @@ impl S3Api {
         let body = if head {
             body::empty()
         } else {
-            let mut reader = match self.service.open_object(&rec, range) {
+            let mut reader = match self.service.open_object(&rec, range, customer.as_ref()) {
                 Ok(r) => r,
                 Err(e) => {
                     *changed = matches!(e, ServiceError::ObjectChanged);

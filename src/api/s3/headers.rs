@@ -8,8 +8,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::error::{S3Error, S3ErrorCode};
 use crate::kms::EncryptionContext;
+use crate::secret::Key32;
 use crate::service::digest::{BodyChecks, ChecksumAlgorithm};
-use crate::sse::SseSpec;
+use crate::sse::{CustomerKey, SseSpec};
 use crate::storage::records::{ObjectRecord, SseMode, SseRecord};
 
 /// User metadata names Coffer reserves for the envelope it shows; incoming ones are ignored.
@@ -91,13 +92,24 @@ pub fn sse_spec(h: &HeaderMap) -> Result<Option<SseSpec>, S3Error> {
     let key_id = header_str(h, "x-amz-server-side-encryption-aws-kms-key-id")?;
     let ctx = header_str(h, "x-amz-server-side-encryption-context")?;
     let bucket_key = header_str(h, "x-amz-server-side-encryption-bucket-key-enabled")?;
-    if h.contains_key("x-amz-server-side-encryption-customer-algorithm")
-        || h.contains_key("x-amz-server-side-encryption-customer-key")
-    {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "SSE-C (customer-provided keys) is not supported yet",
-        ));
+    if let Some(ck) = customer_key(h, SSE_C_PREFIX)? {
+        if alg.is_some() {
+            return Err(S3Error::invalid_argument(
+                "Server Side Encryption with Customer provided key is incompatible with the \
+                 encryption method specified",
+                "x-amz-server-side-encryption",
+                alg.unwrap_or_default(),
+            ));
+        }
+        if key_id.is_some() || ctx.is_some() || bucket_key.is_some() {
+            return Err(S3Error::invalid_argument(
+                "Server Side Encryption with Customer provided key is incompatible with the \
+                 encryption method specified",
+                "x-amz-server-side-encryption-aws-kms-key-id",
+                key_id.unwrap_or_default(),
+            ));
+        }
+        return Ok(Some(SseSpec::Customer(ck)));
     }
     let bucket_key = match bucket_key.map(str::to_ascii_lowercase).as_deref() {
         None => None,
@@ -162,6 +174,88 @@ pub fn sse_spec(h: &HeaderMap) -> Result<Option<SseSpec>, S3Error> {
             other,
         )),
     }
+}
+
+/// Header prefix of the SSE-C key of the object a request writes or reads.
+pub const SSE_C_PREFIX: &str = "x-amz-server-side-encryption-customer-";
+/// Header prefix of the SSE-C key of a copy source.
+pub const SSE_C_COPY_SOURCE_PREFIX: &str = "x-amz-copy-source-server-side-encryption-customer-";
+
+/// Does the request carry any SSE-C header (object or copy source)?
+pub fn has_sse_c_headers(h: &HeaderMap) -> bool {
+    h.keys().any(|n| {
+        n.as_str().starts_with(SSE_C_PREFIX) || n.as_str().starts_with(SSE_C_COPY_SOURCE_PREFIX)
+    })
+}
+
+/// The SSE-C key under `prefix` (`…algorithm`, `…key`, `…key-MD5`), checked as AWS checks it:
+/// all three or none, AES256 only, 32 bytes of base64, the MD5 matching.
+pub fn customer_key(h: &HeaderMap, prefix: &str) -> Result<Option<CustomerKey>, S3Error> {
+    let alg_name = format!("{prefix}algorithm");
+    let key_name = format!("{prefix}key");
+    let md5_name = format!("{prefix}key-md5");
+    let alg = header_str(h, &alg_name)?;
+    let key = header_str(h, &key_name)?;
+    let md5 = header_str(h, &md5_name)?;
+    if alg.is_none() && key.is_none() && md5.is_none() {
+        return Ok(None);
+    }
+    let Some(alg) = alg else {
+        return Err(S3Error::invalid_argument(
+            "Requests specifying Server Side Encryption with Customer provided keys must provide \
+             a valid encryption algorithm.",
+            &alg_name,
+            "null",
+        ));
+    };
+    if alg != "AES256" {
+        return Err(S3Error::invalid_argument(
+            "The encryption algorithm specified is not supported.",
+            &alg_name,
+            alg,
+        ));
+    }
+    let Some(key) = key else {
+        return Err(S3Error::invalid_argument(
+            "Requests specifying Server Side Encryption with Customer provided keys must provide \
+             an appropriate secret key.",
+            &key_name,
+            "null",
+        ));
+    };
+    let Some(md5) = md5 else {
+        return Err(S3Error::invalid_argument(
+            "Requests specifying Server Side Encryption with Customer provided keys must provide \
+             the client calculated MD5 of the secret key.",
+            &md5_name,
+            "null",
+        ));
+    };
+    let raw = zeroize::Zeroizing::new(B64.decode(key.trim()).unwrap_or_default());
+    let Some(key) = Key32::from_slice(&raw) else {
+        // The value is the key: never echoed.
+        return Err(S3Error::invalid_argument(
+            "The secret key was invalid for the specified algorithm.",
+            &key_name,
+            "",
+        ));
+    };
+    let want = B64.decode(md5.trim()).ok();
+    let got = {
+        use md5::Digest;
+        md5::Md5::digest(key.expose()).to_vec()
+    };
+    if want.as_deref() != Some(&got[..]) {
+        return Err(S3Error::invalid_argument(
+            "The calculated MD5 hash of the key did not match the hash that was provided.",
+            &md5_name,
+            "",
+        ));
+    }
+    Ok(Some(CustomerKey {
+        key,
+        md5_b64: B64.encode(&got),
+    }))
 }
 
 /// `x-amz-server-side-encryption-context`: base64 of a JSON object of string values.
@@ -401,6 +495,54 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn sse_c_key_headers() {
+        use md5::Digest;
+        let key = [5u8; 32];
+        let kb = B64.encode(key);
+        let md5 = B64.encode(md5::Md5::digest(key));
+        let p = "x-amz-server-side-encryption-customer-";
+        let ok = hm(&[
+            ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+            ("x-amz-server-side-encryption-customer-key", &kb),
+            ("x-amz-server-side-encryption-customer-key-md5", &md5),
+        ]);
+        let ck = customer_key(&ok, p).unwrap().unwrap();
+        assert!(ck.key.ct_eq(&Key32::from_bytes(key)));
+        assert_eq!(ck.md5_b64, md5);
+        assert!(matches!(sse_spec(&ok).unwrap(), Some(SseSpec::Customer(_))));
+        assert_eq!(customer_key(&hm(&[]), p).unwrap(), None);
+        let bad_md5 = B64.encode([0u8; 16]);
+        let short = B64.encode([5u8; 31]);
+        for (alg, k, m) in [
+            ("AES256", kb.as_str(), bad_md5.as_str()),
+            ("AES256", short.as_str(), md5.as_str()),
+            ("AES256", "!!!", md5.as_str()),
+            ("aws:kms", kb.as_str(), md5.as_str()),
+        ] {
+            let h = hm(&[
+                ("x-amz-server-side-encryption-customer-algorithm", alg),
+                ("x-amz-server-side-encryption-customer-key", k),
+                ("x-amz-server-side-encryption-customer-key-md5", m),
+            ]);
+            let e = customer_key(&h, p).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument);
+            // The key is never echoed in an error.
+            assert!(!format!("{e:?}").contains(&kb));
+        }
+        let mut both = ok.clone();
+        both.insert(
+            "x-amz-server-side-encryption",
+            HeaderValue::from_static("AES256"),
+        );
+        assert!(sse_spec(&both).is_err());
+        assert!(has_sse_c_headers(&ok));
+        assert!(has_sse_c_headers(&hm(&[(
+            "x-amz-copy-source-server-side-encryption-customer-key",
+            "x"
+        )])));
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct S3Api {
     pub clock: SharedClock,
     /// Longest stall allowed between two pieces of a request body.
     pub body_read_timeout: Duration,
+    /// Accept SSE-C over plain HTTP (local testing only; AWS refuses it).
+    pub allow_sse_c_over_http: bool,
 }
 
 /// What the request log line says about a request.
@@ -124,6 +126,16 @@ impl S3Api {
             vhost_domains: &self.vhost_domains,
         })?;
         info.operation = endpoint.operation();
+        if headers::has_sse_c_headers(&parts.headers)
+            && parts.extensions.get::<crate::server::OverTls>().is_none()
+            && !self.allow_sse_c_over_http
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Requests specifying Server Side Encryption with Customer provided keys must be \
+                 made over a secure connection.",
+            ));
+        }
         info.bucket = endpoint.bucket().map(str::to_string);
         info.key = endpoint.key().map(str::to_string);
         let decoder = self.streaming_decoder(&verified, parts)?;
@@ -337,6 +349,7 @@ impl S3Api {
                     key,
                     upload_id,
                     part_number,
+                    customer: headers::customer_key(&ctx.parts.headers, headers::SSE_C_PREFIX)?,
                 };
                 self.upload_part(ctx, target, body).await
             }
@@ -352,6 +365,7 @@ impl S3Api {
                     key,
                     upload_id,
                     part_number,
+                    customer: headers::customer_key(&ctx.parts.headers, headers::SSE_C_PREFIX)?,
                 };
                 self.upload_part_copy(ctx, target, copy_source).await
             }
@@ -631,6 +645,10 @@ pub fn service_error(e: ServiceError) -> S3Error {
             )
         }
         ServiceError::Multipart(m) => multipart::multipart_error(m),
+        ServiceError::CustomerKeyRequired | ServiceError::CustomerKeyNotApplicable => {
+            S3Error::new(C::InvalidRequest, msg)
+        }
+        ServiceError::AccessDenied => S3Error::new(C::AccessDenied, msg),
     }
 }
 

@@ -241,6 +241,7 @@ impl S3Api {
             bucket: source.bucket.clone(),
             key: source.key.clone(),
             range: copy_source_range(h)?,
+            customer: headers::customer_key(h, headers::SSE_C_COPY_SOURCE_PREFIX)?,
         };
         let (part, upload) = self
             .service
