@@ -262,15 +262,14 @@ impl Kms {
                     "Import token was used or replaced meanwhile.".into(),
                 ));
             }
-            if let Some(d) = &r.imported_material_digest {
-                if !crate::secret::ct_eq(d.as_bytes(), digest.as_bytes()) {
+            if let Some(d) = &r.imported_material_digest
+                && !crate::secret::ct_eq(d.as_bytes(), digest.as_bytes()) {
                     return Err(KmsError::IncorrectKeyMaterial(
                         "The key material is not the material previously imported into this \
                          key."
                             .into(),
                     ));
                 }
-            }
             let mut m = sealed.clone();
             m.origin = KeyOrigin::External;
             m.expires_ms = valid_to_ms;

@@ -1,4 +1,6 @@
 //! No input makes an operation panic: random members of random types, for every operation.
+// Test-only: compiled under #[cfg(test)], as the parent module declares it.
+#![cfg(test)]
 
 use std::sync::Arc;
 

@@ -1,5 +1,7 @@
 //! AWS's chunked-upload worked examples byte for byte, then limits, corruption and property
 //! tests under random read boundaries.
+// Test-only: compiled under #[cfg(test)], as the parent module declares it.
+#![cfg(test)]
 
 use std::time::{Duration, SystemTime};
 
