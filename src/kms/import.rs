@@ -263,13 +263,14 @@ impl Kms {
                 ));
             }
             if let Some(d) = &r.imported_material_digest
-                && !crate::secret::ct_eq(d.as_bytes(), digest.as_bytes()) {
-                    return Err(KmsError::IncorrectKeyMaterial(
-                        "The key material is not the material previously imported into this \
+                && !crate::secret::ct_eq(d.as_bytes(), digest.as_bytes())
+            {
+                return Err(KmsError::IncorrectKeyMaterial(
+                    "The key material is not the material previously imported into this \
                          key."
-                            .into(),
-                    ));
-                }
+                        .into(),
+                ));
+            }
             let mut m = sealed.clone();
             m.origin = KeyOrigin::External;
             m.expires_ms = valid_to_ms;
