@@ -146,7 +146,7 @@ pub fn sse_spec(h: &HeaderMap) -> Result<Option<SseSpec>, S3Error> {
             }
             Ok(Some(SseSpec::S3))
         }
-        Some("aws:kms") => {
+        Some(alg @ ("aws:kms" | "aws:kms:dsse")) => {
             let key_id = match key_id {
                 Some(k) if k.trim().is_empty() => {
                     return Err(S3Error::invalid_argument(
@@ -158,16 +158,23 @@ pub fn sse_spec(h: &HeaderMap) -> Result<Option<SseSpec>, S3Error> {
                 k => k.map(|k| k.trim().to_string()),
             };
             let context = ctx.map(parse_sse_context).transpose()?;
-            Ok(Some(SseSpec::Kms {
-                key_id,
-                context,
-                bucket_key: bucket_key.unwrap_or(false),
-            }))
+            if alg == "aws:kms" {
+                return Ok(Some(SseSpec::Kms {
+                    key_id,
+                    context,
+                    bucket_key: bucket_key.unwrap_or(false),
+                }));
+            }
+            // AWS: S3 Bucket Keys are not supported for DSSE-KMS.
+            if bucket_key == Some(true) {
+                return Err(S3Error::invalid_argument(
+                    "Bucket Key is not supported for DSSE-KMS (aws:kms:dsse)",
+                    "x-amz-server-side-encryption-bucket-key-enabled",
+                    "true",
+                ));
+            }
+            Ok(Some(SseSpec::Dsse { key_id, context }))
         }
-        Some("aws:kms:dsse") => Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "DSSE-KMS (aws:kms:dsse) is not supported yet",
-        )),
         Some(other) => Err(S3Error::invalid_argument(
             "The encryption method specified is not supported",
             "x-amz-server-side-encryption",
@@ -405,6 +412,12 @@ pub fn sse_record_headers(h: &mut HeaderMap, sse: &SseRecord) {
             }
             if sse.bucket_key {
                 insert(h, "x-amz-server-side-encryption-bucket-key-enabled", "true");
+            }
+        }
+        SseMode::Dsse => {
+            insert(h, "x-amz-server-side-encryption", "aws:kms:dsse");
+            if let Some(arn) = &sse.kms_key_arn {
+                insert(h, "x-amz-server-side-encryption-aws-kms-key-id", arn);
             }
         }
         SseMode::Customer => {
