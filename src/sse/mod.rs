@@ -3,6 +3,8 @@
 //! Every object is encrypted; the modes only differ in what wraps the data key:
 //! - SSE-S3: the service-owned KMS key, which no API can reach;
 //! - SSE-KMS: a customer key or the AWS-managed `alias/aws/s3` key;
+//! - DSSE-KMS: as SSE-KMS, but two data keys (same KMS key and context), one per layer of the
+//!   dual-layer chunk scheme (`chunk::SCHEME_DSSE_V1`); never with a bucket key;
 //! - SSE-C: the customer's key is the data key and is never stored; the record keeps its MD5
 //!   (as the client sent it) and an HMAC-SHA256 of it under a server-side key, which decides
 //!   whether a later request's key is the right one before anything is decrypted.

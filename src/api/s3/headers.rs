@@ -16,6 +16,8 @@ use crate::storage::records::{ObjectRecord, SseMode, SseRecord};
 /// User metadata names Coffer reserves for the envelope it shows; incoming ones are ignored.
 pub const META_ENCRYPTED_DATA_KEY: &str = "coffer-encrypted-data-key";
 pub const META_KMS_KEY_ID: &str = "coffer-kms-key-id";
+/// DSSE-KMS: the second (outer layer's) wrapped data key.
+pub const META_ENCRYPTED_OUTER_DATA_KEY: &str = "coffer-encrypted-outer-data-key";
 
 /// Standard headers stored with an object and returned on GET/HEAD.
 pub const STORED_HEADERS: [&str; 5] = [
@@ -49,7 +51,10 @@ pub fn user_metadata(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
         let Some(n) = name.as_str().strip_prefix("x-amz-meta-") else {
             continue;
         };
-        if n == META_ENCRYPTED_DATA_KEY || n == META_KMS_KEY_ID {
+        if n == META_ENCRYPTED_DATA_KEY
+            || n == META_KMS_KEY_ID
+            || n == META_ENCRYPTED_OUTER_DATA_KEY
+        {
             continue;
         }
         let v = std::str::from_utf8(value.as_bytes()).map_err(|_| {
@@ -477,6 +482,13 @@ pub fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord, checksum_mode: bool
     if let Some(blob) = &rec.sse.wrapped_key {
         insert(h, "x-amz-meta-coffer-encrypted-data-key", &B64.encode(blob));
     }
+    if let Some(blob) = &rec.sse.outer_wrapped_key {
+        insert(
+            h,
+            "x-amz-meta-coffer-encrypted-outer-data-key",
+            &B64.encode(blob),
+        );
+    }
     if let Some(arn) = &rec.sse.kms_key_arn {
         insert(h, "x-amz-meta-coffer-kms-key-id", arn);
     }
@@ -556,6 +568,56 @@ mod tests {
             "x-amz-copy-source-server-side-encryption-customer-key",
             "x"
         )])));
+    }
+
+    #[test]
+    fn dsse_header_rules() {
+        let ctx = B64.encode(br#"{"a":"b"}"#);
+        let s = sse_spec(&hm(&[
+            ("x-amz-server-side-encryption", "aws:kms:dsse"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", " alias/k "),
+            ("x-amz-server-side-encryption-context", &ctx),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(s, Some(SseSpec::Dsse { key_id: Some(k), context: Some(c) }) if k == "alias/k" && c["a"] == "b")
+        );
+        let e = sse_spec(&hm(&[
+            ("x-amz-server-side-encryption", "aws:kms:dsse"),
+            ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InvalidArgument);
+        assert!(
+            sse_spec(&hm(&[
+                ("x-amz-server-side-encryption", "aws:kms:dsse"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", " ")
+            ]))
+            .is_err()
+        );
+        let mut h = HeaderMap::new();
+        let rec = SseRecord {
+            mode: SseMode::Dsse,
+            kms_key_arn: Some("arn:k".into()),
+            wrapped_key: Some(vec![1]),
+            context: Default::default(),
+            bucket_key: false,
+            customer_key_md5: None,
+            customer_key_mac: None,
+            bucket_key_salt: None,
+            outer_wrapped_key: Some(vec![2]),
+        };
+        sse_record_headers(&mut h, &rec);
+        assert_eq!(h["x-amz-server-side-encryption"], "aws:kms:dsse");
+        assert_eq!(h["x-amz-server-side-encryption-aws-kms-key-id"], "arn:k");
+        assert!(
+            user_metadata(&hm(&[(
+                "x-amz-meta-coffer-encrypted-outer-data-key",
+                "forged"
+            )]))
+            .unwrap()
+            .is_empty()
+        );
     }
 
     #[test]
