@@ -175,6 +175,7 @@ async fn reads_may_not_name_sse_s3_or_kms() {
         .unwrap();
     for (name, value) in [
         ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-server-side-encryption", "aws:kms:dsse"),
         ("x-amz-server-side-encryption-aws-kms-key-id", SEED_KEY_ID),
     ] {
         let r = RawRequest::new("GET", "/rules/k", srv.addr)
