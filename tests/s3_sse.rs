@@ -986,6 +986,28 @@ mod dsse {
             .await
             .unwrap();
         assert_eq!(read_all(got).await, big);
+        // And out of DSSE: a DSSE source copied to SSE-S3.
+        let copy = s3
+            .copy_object()
+            .bucket("dsse")
+            .key("fromdsse")
+            .copy_source("dsse/copied")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            copy.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256)
+        );
+        let got = s3
+            .get_object()
+            .bucket("dsse")
+            .key("fromdsse")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read_all(got).await, big);
 
         // Stored: two distinct wrapped data keys, the DSSE chunk scheme, chunks carry two tags.
         drop(s3);
