@@ -96,6 +96,14 @@ async fn no_plaintext_or_data_key_on_disk() {
         .send()
         .await
         .unwrap();
+    s3.put_object()
+        .bucket("atrest")
+        .key("dsse")
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .body(body.clone().into())
+        .send()
+        .await
+        .unwrap();
     let small = [MARKER, b" tiny"].concat();
     s3.put_object()
         .bucket("atrest")
@@ -105,7 +113,7 @@ async fn no_plaintext_or_data_key_on_disk() {
         .await
         .unwrap();
     let mut blobs = Vec::new();
-    for key in ["s3", "kms", "small"] {
+    for key in ["s3", "kms", "dsse", "small"] {
         let h = s3
             .head_object()
             .bucket("atrest")
@@ -118,7 +126,12 @@ async fn no_plaintext_or_data_key_on_disk() {
             B64.decode(&h.metadata().unwrap()["coffer-encrypted-data-key"])
                 .unwrap(),
         ));
+        // DSSE: the outer layer's data key too.
+        if let Some(outer) = h.metadata().unwrap().get("coffer-encrypted-outer-data-key") {
+            blobs.push((key, B64.decode(outer).unwrap()));
+        }
     }
+    assert_eq!(blobs.len(), 5, "DSSE shows two wrapped data keys");
     drop(s3);
     let dir = srv.stop();
 
@@ -164,7 +177,7 @@ async fn no_plaintext_or_data_key_on_disk() {
         );
     }
     // Positive control: the ciphertext is there to be searched.
-    assert!(db_bytes > 600_000, "only {db_bytes} bytes on disk");
+    assert!(db_bytes > 900_000, "only {db_bytes} bytes on disk");
 }
 
 /// Opens the stopped store, lets `f` change it, closes it.

@@ -175,6 +175,7 @@ async fn reads_may_not_name_sse_s3_or_kms() {
         .unwrap();
     for (name, value) in [
         ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-server-side-encryption", "aws:kms:dsse"),
         ("x-amz-server-side-encryption-aws-kms-key-id", SEED_KEY_ID),
     ] {
         let r = RawRequest::new("GET", "/rules/k", srv.addr)
@@ -870,4 +871,340 @@ fn bucket_key_derivation_is_distinct_per_salt() {
     assert!(!a.ct_eq(&b));
     assert!(!a.ct_eq(&bk));
     assert!(a.ct_eq(&coffer::sse::derive_object_key(&bk, &[1u8; 32])));
+}
+
+// ---- DSSE-KMS ----
+
+mod dsse {
+    use super::*;
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+    const DSSE: ServerSideEncryption = ServerSideEncryption::AwsKmsDsse;
+
+    #[tokio::test]
+    async fn dsse_round_trips_ranges_headers_and_two_data_keys() {
+        let srv = server_with_seed_key().await;
+        let s3 = srv.s3();
+        s3.create_bucket().bucket("dsse").send().await.unwrap();
+        let sizes = [0usize, 1, 64 * 1024 + 1, 1024 * 1024];
+        for (i, &len) in sizes.iter().enumerate() {
+            let body = pattern(len, 40 + i as u64);
+            let before = data_key_requests(&srv);
+            let put = s3
+                .put_object()
+                .bucket("dsse")
+                .key(format!("o{len}"))
+                .server_side_encryption(DSSE)
+                .ssekms_key_id(SEED_ALIAS)
+                .body(body.clone().into())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                data_key_requests(&srv) - before,
+                2,
+                "two data keys per DSSE object"
+            );
+            assert_eq!(put.server_side_encryption(), Some(&DSSE));
+            assert!(put.ssekms_key_id().unwrap().ends_with(SEED_KEY_ID));
+            assert_eq!(put.bucket_key_enabled(), None);
+            let got = s3
+                .get_object()
+                .bucket("dsse")
+                .key(format!("o{len}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.server_side_encryption(), Some(&DSSE));
+            assert!(got.ssekms_key_id().unwrap().ends_with(SEED_KEY_ID));
+            assert_eq!(read_all(got).await, body, "size {len}");
+            let head = s3
+                .head_object()
+                .bucket("dsse")
+                .key(format!("o{len}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(head.server_side_encryption(), Some(&DSSE));
+            assert!(head.ssekms_key_id().unwrap().ends_with(SEED_KEY_ID));
+            assert_eq!(head.content_length(), Some(len as i64));
+        }
+        // Ranges across chunk boundaries.
+        let big = pattern(1024 * 1024, 43);
+        for (a, b) in [
+            (0usize, 0usize),
+            (65535, 65536),
+            (65530, 3 * 65536 + 7),
+            (1024 * 1024 - 1, 1024 * 1024 - 1),
+        ] {
+            let got = s3
+                .get_object()
+                .bucket("dsse")
+                .key("o1048576")
+                .range(format!("bytes={a}-{b}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(read_all(got).await, &big[a..=b], "range {a}-{b}");
+        }
+        // Default key (no key id): aws/s3, still two layers.
+        let put = s3
+            .put_object()
+            .bucket("dsse")
+            .key("default-key")
+            .server_side_encryption(DSSE)
+            .body(b"dd".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.server_side_encryption(), Some(&DSSE));
+        assert!(put.ssekms_key_id().is_some());
+        // A copy into DSSE from an SSE-S3 source.
+        s3.put_object()
+            .bucket("dsse")
+            .key("plain")
+            .body(big.clone().into())
+            .send()
+            .await
+            .unwrap();
+        let copy = s3
+            .copy_object()
+            .bucket("dsse")
+            .key("copied")
+            .copy_source("dsse/plain")
+            .server_side_encryption(DSSE)
+            .ssekms_key_id(SEED_ALIAS)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(copy.server_side_encryption(), Some(&DSSE));
+        let got = s3
+            .get_object()
+            .bucket("dsse")
+            .key("copied")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read_all(got).await, big);
+        // And out of DSSE: a DSSE source copied to SSE-S3.
+        let copy = s3
+            .copy_object()
+            .bucket("dsse")
+            .key("fromdsse")
+            .copy_source("dsse/copied")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            copy.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256)
+        );
+        let got = s3
+            .get_object()
+            .bucket("dsse")
+            .key("fromdsse")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read_all(got).await, big);
+
+        // Stored: two distinct wrapped data keys, the DSSE chunk scheme, chunks carry two tags.
+        drop(s3);
+        let dir = srv.stop();
+        let cfg = test_config(dir.path());
+        let store = coffer::app::open_store(&cfg, false).unwrap();
+        for key in ["o0", "o1", "o65537", "o1048576", "default-key", "copied"] {
+            let rec = store.get_object("dsse", key).unwrap().unwrap();
+            assert_eq!(rec.sse.mode, coffer::storage::records::SseMode::Dsse);
+            assert_eq!(rec.cipher.scheme, coffer::sse::chunk::SCHEME_DSSE_V1);
+            assert!(!rec.sse.bucket_key);
+            let w1 = rec.sse.wrapped_key.clone().unwrap();
+            let w2 = rec.sse.outer_wrapped_key.clone().unwrap();
+            assert_ne!(w1, w2, "{key}: two independent data keys");
+            let p = &rec.parts[0];
+            let first = store.get_chunk(&p.stream_id, 0).unwrap().unwrap();
+            assert_eq!(
+                first.len(),
+                coffer::sse::chunk::chunk_plain_len(p.size, 0) + 2 * coffer::sse::chunk::TAG_LEN
+            );
+        }
+        let rec = store.get_object("dsse", "plain").unwrap().unwrap();
+        assert_eq!(rec.cipher.scheme, coffer::sse::chunk::SCHEME_V1);
+        assert!(rec.sse.outer_wrapped_key.is_none());
+    }
+
+    #[tokio::test]
+    async fn dsse_refuses_bucket_keys_and_sse_c() {
+        let srv = server_with_seed_key().await;
+        let s3 = srv.s3();
+        s3.create_bucket().bucket("dsserules").send().await.unwrap();
+        let e = s3
+            .put_object()
+            .bucket("dsserules")
+            .key("k")
+            .server_side_encryption(DSSE)
+            .bucket_key_enabled(true)
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidArgument");
+        let e = s3
+            .put_bucket_encryption()
+            .bucket("dsserules")
+            .server_side_encryption_configuration(config(DSSE, Some(SEED_ALIAS), true))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidArgument");
+        // bucket-key-enabled: false is harmless.
+        s3.put_object()
+            .bucket("dsserules")
+            .key("k")
+            .server_side_encryption(DSSE)
+            .bucket_key_enabled(false)
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        // SSE-C with DSSE, as SSE-C with SSE-KMS (on a server that allows SSE-C over HTTP).
+        drop(s3);
+        drop(srv);
+        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let srv = TestServer::start_in(dir, |c| c.allow_sse_c_over_http = true).await;
+        let s3 = srv.s3();
+        s3.create_bucket().bucket("dsserules").send().await.unwrap();
+        let ck = super::sse_c::ck(3);
+        let e = s3
+            .put_object()
+            .bucket("dsserules")
+            .key("c")
+            .server_side_encryption(DSSE)
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&ck.key)
+            .sse_customer_key_md5(&ck.md5)
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidArgument");
+    }
+
+    #[tokio::test]
+    async fn dsse_bucket_default_and_multipart() {
+        let srv = server_with_seed_key().await;
+        let s3 = srv.s3();
+        s3.create_bucket().bucket("dssedef").send().await.unwrap();
+        s3.put_bucket_encryption()
+            .bucket("dssedef")
+            .server_side_encryption_configuration(config(DSSE, Some(SEED_ALIAS), false))
+            .send()
+            .await
+            .unwrap();
+        let got = s3
+            .get_bucket_encryption()
+            .bucket("dssedef")
+            .send()
+            .await
+            .unwrap();
+        let d = got.server_side_encryption_configuration().unwrap().rules()[0]
+            .apply_server_side_encryption_by_default()
+            .unwrap()
+            .clone();
+        assert_eq!(d.sse_algorithm(), &DSSE);
+        let body = pattern(200_000, 9);
+        let before = data_key_requests(&srv);
+        let put = s3
+            .put_object()
+            .bucket("dssedef")
+            .key("k")
+            .body(body.clone().into())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(data_key_requests(&srv) - before, 2);
+        assert_eq!(put.server_side_encryption(), Some(&DSSE));
+        assert!(put.ssekms_key_id().unwrap().ends_with(SEED_KEY_ID));
+        let got = s3
+            .get_object()
+            .bucket("dssedef")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.server_side_encryption(), Some(&DSSE));
+        assert_eq!(read_all(got).await, body);
+
+        // Multipart under the DSSE default: two parts, one ranged read across them.
+        let create = s3
+            .create_multipart_upload()
+            .bucket("dssedef")
+            .key("mp")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(create.server_side_encryption(), Some(&DSSE));
+        let id = create.upload_id().unwrap();
+        let p1 = pattern(5 * 1024 * 1024, 1);
+        let p2 = pattern(70_000, 2);
+        let mut parts = CompletedMultipartUpload::builder();
+        for (n, p) in [(1, &p1), (2, &p2)] {
+            let r = s3
+                .upload_part()
+                .bucket("dssedef")
+                .key("mp")
+                .upload_id(id)
+                .part_number(n)
+                .body(p.clone().into())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.server_side_encryption(), Some(&DSSE));
+            parts = parts.parts(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .e_tag(r.e_tag().unwrap())
+                    .build(),
+            );
+        }
+        let done = s3
+            .complete_multipart_upload()
+            .bucket("dssedef")
+            .key("mp")
+            .upload_id(id)
+            .multipart_upload(parts.build())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.server_side_encryption(), Some(&DSSE));
+        let mut want = p1.clone();
+        want.extend_from_slice(&p2);
+        let got = s3
+            .get_object()
+            .bucket("dssedef")
+            .key("mp")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.server_side_encryption(), Some(&DSSE));
+        assert_eq!(read_all(got).await, want);
+        let (a, b) = (p1.len() - 100, p1.len() + 65_600);
+        let got = s3
+            .get_object()
+            .bucket("dssedef")
+            .key("mp")
+            .range(format!("bytes={a}-{b}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read_all(got).await, &want[a..=b]);
+        drop(s3);
+        let dir = srv.stop();
+        let cfg = test_config(dir.path());
+        let store = coffer::app::open_store(&cfg, false).unwrap();
+        let rec = store.get_object("dssedef", "mp").unwrap().unwrap();
+        assert_eq!(rec.cipher.scheme, coffer::sse::chunk::SCHEME_DSSE_V1);
+        assert_ne!(rec.sse.wrapped_key, rec.sse.outer_wrapped_key);
+    }
 }

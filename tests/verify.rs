@@ -71,6 +71,14 @@ async fn verify_clean_orphaned_tampered_and_wrong_root_key() {
         .send()
         .await
         .unwrap();
+    s3.put_object()
+        .bucket("ver2")
+        .key("dsse")
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .body(ByteStream::from(pattern(2 * CHUNK_SIZE + 3, 4)))
+        .send()
+        .await
+        .unwrap();
     drop(s3);
     let dir = srv.stop();
     let data = dir.path();
@@ -78,7 +86,7 @@ async fn verify_clean_orphaned_tampered_and_wrong_root_key() {
     // Clean.
     let r = verify(data, &[]);
     assert!(r.ok, "clean store must verify: {}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("OK: 5 objects"), "{}", r.stdout);
+    assert!(r.stdout.contains("OK: 6 objects"), "{}", r.stdout);
 
     // What a crash leaves: a stream listed in `orphans`. Reported, not a failure.
     with_store(data, |store| {
@@ -120,10 +128,16 @@ async fn verify_clean_orphaned_tampered_and_wrong_root_key() {
         let s = rec("ver2", "other");
         let c = store.get_chunk(&s, 0).unwrap().unwrap();
         store.put_chunk(&s, 1, &c).unwrap();
+        // DSSE: a flipped byte in the outer layer's tag of a middle chunk.
+        let s = rec("ver2", "dsse");
+        let mut c = store.get_chunk(&s, 1).unwrap().unwrap();
+        let last = c.len() - 1;
+        c[last] ^= 1;
+        store.put_chunk(&s, 1, &c).unwrap();
     });
     let r = verify(data, &[]);
     assert!(!r.ok, "tampered store must fail: {}", r.stdout);
-    for name in ["ver1/big", "ver1/empty", "ver2/other"] {
+    for name in ["ver1/big", "ver1/empty", "ver2/other", "ver2/dsse"] {
         assert!(
             r.stdout.contains(&format!("FAIL {name}:")),
             "{name} not reported: {}",
@@ -137,7 +151,7 @@ async fn verify_clean_orphaned_tampered_and_wrong_root_key() {
             r.stdout
         );
     }
-    assert!(r.stdout.contains("FAILED: 5 objects"), "{}", r.stdout);
+    assert!(r.stdout.contains("FAILED: 6 objects"), "{}", r.stdout);
 
     // A leaked stream (chunks, no record, not in `orphans`) fails too.
     let leak_dir = tempfile::tempdir().unwrap();

@@ -160,20 +160,18 @@ impl Service {
             .ok_or_else(|| ServiceError::Internal("SSE-C is not configured".into()))
     }
 
-    /// The data key of an envelope: unwrapped through the KMS, or (SSE-C) the customer's key
+    /// The data key(s) of an envelope: unwrapped through the KMS, or (SSE-C) the customer's key
     /// once its MAC matches. A customer key for a non-SSE-C object is refused, as AWS does.
     pub(crate) fn envelope_key(
         &self,
         sse: &crate::storage::records::SseRecord,
         customer: Option<&crate::sse::CustomerKey>,
-    ) -> Result<crate::secret::Key32, ServiceError> {
+    ) -> Result<crate::sse::chunk::DataKeys, ServiceError> {
         use crate::storage::records::SseMode;
         match sse.mode {
-            SseMode::Customer => Ok(crate::sse::open_customer(
-                self.customer_mac_key()?,
-                sse,
-                customer,
-            )?),
+            SseMode::Customer => Ok(crate::sse::chunk::DataKeys::single(
+                crate::sse::open_customer(self.customer_mac_key()?, sse, customer)?,
+            )),
             _ if customer.is_some() => Err(ServiceError::CustomerKeyNotApplicable),
             _ => Ok(crate::sse::open_envelope(self.kms.as_ref(), sse)?),
         }
@@ -202,10 +200,17 @@ impl Service {
         spec: &crate::sse::SseSpec,
         bucket: &str,
         key: &str,
-    ) -> Result<(crate::storage::records::SseRecord, crate::secret::Key32), ServiceError> {
+    ) -> Result<
+        (
+            crate::storage::records::SseRecord,
+            crate::sse::chunk::DataKeys,
+        ),
+        ServiceError,
+    > {
         match spec {
             crate::sse::SseSpec::Customer(ck) => {
-                Ok(crate::sse::customer_envelope(self.customer_mac_key()?, ck))
+                let (record, key) = crate::sse::customer_envelope(self.customer_mac_key()?, ck);
+                Ok((record, crate::sse::chunk::DataKeys::single(key)))
             }
             _ => Ok(crate::sse::new_envelope_cached(
                 self.kms.as_ref(),

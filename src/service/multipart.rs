@@ -23,9 +23,9 @@ use md5::{Digest, Md5};
 use super::digest::{BodyChecks, ChecksumAlgorithm, Digests};
 use super::objects::{BodySource, ObjectReader};
 use super::{MAX_USER_METADATA, Service, ServiceError};
-use crate::secret::Key32;
 use crate::sse::SseSpec;
-use crate::sse::chunk::{CHUNK_SIZE, SCHEME_V1};
+use crate::sse::chunk::DataKeys;
+use crate::sse::chunk::{CHUNK_SIZE, SCHEME_DSSE_V1, SCHEME_V1};
 use crate::storage::StreamId;
 use crate::storage::multipart::{
     CompleteCommit, ListedUpload, PartCommit, PartRecord, UploadRecord, valid_upload_id,
@@ -298,7 +298,7 @@ impl Service {
         &self,
         upload: &UploadRecord,
         target: &PartTarget,
-    ) -> Result<Key32, ServiceError> {
+    ) -> Result<DataKeys, ServiceError> {
         self.envelope_key(&upload.sse, target.customer.as_ref())
     }
 
@@ -458,7 +458,7 @@ impl Service {
     async fn write_part<B: BodySource>(
         &self,
         target: &PartTarget,
-        data_key: Key32,
+        data_key: DataKeys,
         checks: BodyChecks,
         body: &mut B,
     ) -> Result<PartRecord, ServiceError> {
@@ -618,7 +618,12 @@ impl Service {
             checksums,
             sse: upload.sse.clone(),
             cipher: CipherParams {
-                scheme: SCHEME_V1.to_string(),
+                scheme: if upload.sse.mode == crate::storage::records::SseMode::Dsse {
+                    SCHEME_DSSE_V1
+                } else {
+                    SCHEME_V1
+                }
+                .to_string(),
                 chunk_size: CHUNK_SIZE as u32,
             },
             parts: chosen.iter().map(|p| p.stream.clone()).collect(),

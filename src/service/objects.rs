@@ -13,8 +13,9 @@ use bytes::{Buf, Bytes};
 
 use super::digest::{BodyChecks, ChecksumAlgorithm, Digests};
 use super::{MAX_KEY_LEN, MAX_PUT_SIZE, MAX_USER_METADATA, Service, ServiceError};
-use crate::secret::Key32;
-use crate::sse::chunk::{self, CHUNK_SIZE, SALT_LEN, SCHEME_V1, StreamCipher, TAG_LEN};
+use crate::sse::chunk::{
+    self, CHUNK_SIZE, ChunkCipher, DataKeys, SALT_LEN, SCHEME_DSSE_V1, SCHEME_V1, TAG_LEN,
+};
 use crate::sse::{self, SseSpec};
 use crate::storage::records::{CipherParams, ObjectRecord, SseMode, StreamRecord};
 use crate::storage::{Store, StreamId};
@@ -115,6 +116,10 @@ impl Service {
         }
         let rec = self.head_bucket(bucket)?;
         Ok(match rec.encryption {
+            Some(enc) if enc.algorithm == "aws:kms:dsse" => SseSpec::Dsse {
+                key_id: enc.kms_key_id,
+                context: None,
+            },
             Some(enc) if enc.algorithm.starts_with("aws:kms") => SseSpec::Kms {
                 key_id: enc.kms_key_id,
                 context: None,
@@ -150,6 +155,7 @@ impl Service {
             check_write_conditions(&input.conditions, None)?;
         }
         let (sse_record, data_key) = self.make_envelope(&spec, &input.bucket, &input.key)?;
+        let scheme = data_key.scheme();
         let want_md5 = sse_record.mode == SseMode::S3;
         let mut digests = Digests::new(input.checks.clone(), want_md5);
 
@@ -177,7 +183,7 @@ impl Service {
             checksums: result.checksums,
             sse: sse_record,
             cipher: CipherParams {
-                scheme: SCHEME_V1.to_string(),
+                scheme: scheme.to_string(),
                 chunk_size: CHUNK_SIZE as u32,
             },
             parts: vec![StreamRecord {
@@ -210,7 +216,7 @@ impl Service {
     /// and disarms the guard; the data key is dropped as soon as the body is written.
     pub(super) async fn encrypt_to_new_stream<B: BodySource>(
         &self,
-        data_key: Key32,
+        data_key: DataKeys,
         body: &mut B,
         digests: &mut Digests,
         max_size: u64,
@@ -266,7 +272,9 @@ impl Service {
         range: Option<(u64, u64)>,
         customer: Option<&sse::CustomerKey>,
     ) -> Result<ObjectReader, ServiceError> {
-        if record.cipher.scheme != SCHEME_V1 || record.cipher.chunk_size as usize != CHUNK_SIZE {
+        if (record.cipher.scheme != SCHEME_V1 && record.cipher.scheme != SCHEME_DSSE_V1)
+            || record.cipher.chunk_size as usize != CHUNK_SIZE
+        {
             return Err(ServiceError::Integrity(format!(
                 "unknown cipher scheme {} / chunk size {}",
                 record.cipher.scheme, record.cipher.chunk_size
@@ -277,6 +285,12 @@ impl Service {
             .pin_streams(&record.stream_ids())?
             .ok_or(ServiceError::ObjectChanged)?;
         let data_key = self.envelope_key(&record.sse, customer)?;
+        if data_key.scheme() != record.cipher.scheme {
+            return Err(ServiceError::Integrity(format!(
+                "cipher scheme {} does not match the {:?} envelope",
+                record.cipher.scheme, record.sse.mode
+            )));
+        }
         let (start, end_excl) = match range {
             Some((s, e)) => (s, e + 1),
             None => (0, record.size),
@@ -350,15 +364,15 @@ fn check_write_conditions(
 /// Returns the plaintext size.
 async fn write_stream<B: BodySource>(
     store: &Store,
-    data_key: &Key32,
+    data_key: &DataKeys,
     stream: StreamId,
     salt: &[u8; SALT_LEN],
     body: &mut B,
     digests: &mut Digests,
     max_size: u64,
 ) -> Result<u64, ServiceError> {
-    let cipher = StreamCipher::new(data_key, salt);
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_SIZE + TAG_LEN);
+    let cipher = ChunkCipher::new(data_key, salt);
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_SIZE + 2 * TAG_LEN);
     let mut index = 0u64;
     while let Some(piece) = body.next().await {
         let mut piece = piece?;
@@ -384,7 +398,7 @@ async fn write_stream<B: BodySource>(
     }
     cipher.encrypt_chunk(index, true, &mut buf);
     store.put_chunk(&stream, index, &buf)?;
-    Ok(index * CHUNK_SIZE as u64 + (buf.len() - TAG_LEN) as u64)
+    Ok(index * CHUNK_SIZE as u64 + (buf.len() - cipher.overhead()) as u64)
 }
 
 /// Reads a plaintext range of an object, chunk by chunk, decrypting only the chunks it covers.
@@ -392,7 +406,7 @@ pub struct ObjectReader {
     store: Store,
     /// Keeps the streams from being deleted while this reader reads them.
     _pins: crate::storage::StreamPins,
-    data_key: Key32,
+    data_key: DataKeys,
     parts: Vec<StreamRecord>,
     /// Absolute plaintext offsets still to send: [pos, end).
     pos: u64,
@@ -400,14 +414,14 @@ pub struct ObjectReader {
     /// Plaintext offset where `parts[part]` begins.
     part: usize,
     part_start: u64,
-    cipher: Option<StreamCipher>,
+    cipher: Option<ChunkCipher>,
 }
 
 impl ObjectReader {
     fn new(
         store: Store,
         pins: crate::storage::StreamPins,
-        data_key: Key32,
+        data_key: DataKeys,
         parts: Vec<StreamRecord>,
         start: u64,
         end: u64,
@@ -476,7 +490,7 @@ impl ObjectReader {
             .map_err(|_| ServiceError::Integrity("stream salt has the wrong length".into()))?;
         let cipher = self
             .cipher
-            .get_or_insert_with(|| StreamCipher::new(&self.data_key, &salt));
+            .get_or_insert_with(|| ChunkCipher::new(&self.data_key, &salt));
         let count = chunk::chunk_count(p.size);
         let is_final = index + 1 == count;
         let mut buf = self

@@ -3,6 +3,8 @@
 //! Every object is encrypted; the modes only differ in what wraps the data key:
 //! - SSE-S3: the service-owned KMS key, which no API can reach;
 //! - SSE-KMS: a customer key or the AWS-managed `alias/aws/s3` key;
+//! - DSSE-KMS: as SSE-KMS, but two data keys (same KMS key and context), one per layer of the
+//!   dual-layer chunk scheme (`chunk::SCHEME_DSSE_V1`); never with a bucket key;
 //! - SSE-C: the customer's key is the data key and is never stored; the record keeps its MD5
 //!   (as the client sent it) and an HMAC-SHA256 of it under a server-side key, which decides
 //!   whether a later request's key is the right one before anything is decrypted.
@@ -23,6 +25,7 @@ use zeroize::Zeroizing;
 
 use crate::kms::{EncryptionContext, KeyProvider, KeyRef, KmsError};
 use crate::secret::Key32;
+use crate::sse::chunk::DataKeys;
 use crate::storage::records::{SseMode, SseRecord};
 
 /// The encryption context key S3 binds every data key to.
@@ -43,6 +46,14 @@ pub enum SseSpec {
     },
     /// SSE-C: `x-amz-server-side-encryption-customer-*`.
     Customer(CustomerKey),
+    /// `x-amz-server-side-encryption: aws:kms:dsse`: two layers, two data keys from the same KMS
+    /// key and context. Bucket keys never apply.
+    Dsse {
+        /// Key id, ARN, alias or alias ARN; `None` means `alias/aws/s3`.
+        key_id: Option<String>,
+        /// The caller's `x-amz-server-side-encryption-context`, decoded.
+        context: Option<EncryptionContext>,
+    },
 }
 
 /// A customer-provided key (SSE-C), validated against its MD5. Never stored, never logged.
@@ -86,6 +97,7 @@ pub fn customer_envelope(mac_key: &CustomerMacKey, ck: &CustomerKey) -> (SseReco
         customer_key_md5: Some(ck.md5_b64.clone()),
         customer_key_mac: Some(customer_key_mac(mac_key, ck)),
         bucket_key_salt: None,
+        outer_wrapped_key: None,
     };
     (record, ck.key.clone())
 }
@@ -145,7 +157,7 @@ pub fn new_envelope(
     spec: &SseSpec,
     bucket: &str,
     key: &str,
-) -> Result<(SseRecord, Key32), SseError> {
+) -> Result<(SseRecord, DataKeys), SseError> {
     new_envelope_cached(kms, spec, bucket, key, None)
 }
 
@@ -156,7 +168,7 @@ pub fn new_envelope_cached(
     bucket: &str,
     key: &str,
     cache: Option<(&BucketKeyCache, SystemTime)>,
-) -> Result<(SseRecord, Key32), SseError> {
+) -> Result<(SseRecord, DataKeys), SseError> {
     let (mode, key_ref, user_ctx, bucket_key) = match spec {
         SseSpec::S3 => (SseMode::S3, KeyRef::ServiceSseS3, None, false),
         SseSpec::Kms {
@@ -171,6 +183,15 @@ pub fn new_envelope_cached(
             },
             context.as_ref(),
             *bucket_key,
+        ),
+        SseSpec::Dsse { key_id, context } => (
+            SseMode::Dsse,
+            match key_id {
+                Some(k) => KeyRef::Named(k),
+                None => KeyRef::AwsManagedS3,
+            },
+            context.as_ref(),
+            false,
         ),
         SseSpec::Customer(_) => {
             return Err(SseError::InvalidArgument(
@@ -241,10 +262,21 @@ pub fn new_envelope_cached(
             customer_key_md5: None,
             customer_key_mac: None,
             bucket_key_salt: Some(salt.to_vec()),
+            outer_wrapped_key: None,
         };
-        return Ok((record, data_key));
+        return Ok((record, DataKeys::single(data_key)));
     }
     let generated = kms.generate_data_key(key_ref, &context)?;
+    // DSSE: a second, independent data key from the same KMS key and context.
+    let (outer_key, outer_wrapped) = if mode == SseMode::Dsse {
+        let second = kms.generate_data_key(key_ref, &context)?;
+        if second.key_arn != generated.key_arn {
+            return Err(SseError::Corrupt("the KMS key changed between data keys"));
+        }
+        (Some(second.plaintext), Some(second.ciphertext_blob))
+    } else {
+        (None, None)
+    };
     let record = SseRecord {
         mode,
         kms_key_arn: Some(generated.key_arn),
@@ -254,8 +286,15 @@ pub fn new_envelope_cached(
         customer_key_md5: None,
         customer_key_mac: None,
         bucket_key_salt: None,
+        outer_wrapped_key: outer_wrapped,
     };
-    Ok((record, generated.plaintext))
+    Ok((
+        record,
+        DataKeys {
+            inner: generated.plaintext,
+            outer: outer_key,
+        },
+    ))
 }
 
 /// Length of the per-object salt under a bucket key.
@@ -341,8 +380,9 @@ impl BucketKeyCache {
     }
 }
 
-/// Unwraps an object's data key through the KMS (key state is enforced there).
-pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<Key32, SseError> {
+/// Unwraps an object's data keys through the KMS (key state is enforced there): one, or two
+/// for DSSE.
+pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<DataKeys, SseError> {
     match record.mode {
         SseMode::S3 | SseMode::Kms => {
             let blob = record
@@ -351,9 +391,28 @@ pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<Key32,
                 .ok_or(SseError::Corrupt("no wrapped data key"))?;
             let key = kms.decrypt_data_key(blob, &record.context)?.plaintext;
             match &record.bucket_key_salt {
-                Some(salt) => Ok(derive_object_key(&key, salt)),
-                None => Ok(key),
+                Some(salt) => Ok(DataKeys::single(derive_object_key(&key, salt))),
+                None => Ok(DataKeys::single(key)),
             }
+        }
+        SseMode::Dsse => {
+            if record.bucket_key_salt.is_some() {
+                return Err(SseError::Corrupt("a DSSE record with a bucket key"));
+            }
+            let blob1 = record
+                .wrapped_key
+                .as_deref()
+                .ok_or(SseError::Corrupt("no wrapped data key"))?;
+            let blob2 = record
+                .outer_wrapped_key
+                .as_deref()
+                .ok_or(SseError::Corrupt("no second wrapped data key"))?;
+            let inner = kms.decrypt_data_key(blob1, &record.context)?.plaintext;
+            let outer = kms.decrypt_data_key(blob2, &record.context)?.plaintext;
+            Ok(DataKeys {
+                inner,
+                outer: Some(outer),
+            })
         }
         SseMode::Customer => Err(SseError::CustomerKeyRequired),
     }

@@ -87,6 +87,10 @@ pub enum SseMode {
     /// SSE-C: the customer's key is the data key; only a MAC of it is stored.
     #[serde(rename = "SSE-C")]
     Customer,
+    /// DSSE-KMS: two layers of encryption, each under its own data key wrapped under the same
+    /// KMS key and context (`wrapped_key` and `outer_wrapped_key`).
+    #[serde(rename = "aws:kms:dsse")]
+    Dsse,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -114,12 +118,16 @@ pub struct SseRecord {
     /// object's own data key.
     #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
     pub bucket_key_salt: Option<Vec<u8>>,
+    /// DSSE-KMS: the KMS ciphertext blob of the second data key (the outer layer's); the inner
+    /// layer's is `wrapped_key`.
+    #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
+    pub outer_wrapped_key: Option<Vec<u8>>,
 }
 
 /// Cipher parameters of an object's streams: nothing about the body format is implicit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CipherParams {
-    /// `"AES-256-GCM/HKDF-SHA256/v1"`: see `sse::chunk`.
+    /// `"AES-256-GCM/HKDF-SHA256/v1"` or `"AES-256-GCM-DSSE/HKDF-SHA256/v1"`: see `sse::chunk`.
     pub scheme: String,
     pub chunk_size: u32,
 }

@@ -40,10 +40,12 @@ fn parse_config(doc: xml::ServerSideEncryptionConfiguration) -> Result<BucketEnc
     if !ALGORITHMS.contains(&algorithm.as_str()) {
         return Err(malformed());
     }
-    if algorithm == "aws:kms:dsse" {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "DSSE-KMS (aws:kms:dsse) is not supported yet",
+    // AWS: S3 Bucket Keys are not supported for DSSE-KMS.
+    if algorithm == "aws:kms:dsse" && rule.bucket_key_enabled == Some(true) {
+        return Err(S3Error::invalid_argument(
+            "Bucket Key is not supported for DSSE-KMS (aws:kms:dsse)",
+            "BucketKeyEnabled",
+            "true",
         ));
     }
     let kms_key_id = default

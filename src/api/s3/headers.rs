@@ -16,6 +16,8 @@ use crate::storage::records::{ObjectRecord, SseMode, SseRecord};
 /// User metadata names Coffer reserves for the envelope it shows; incoming ones are ignored.
 pub const META_ENCRYPTED_DATA_KEY: &str = "coffer-encrypted-data-key";
 pub const META_KMS_KEY_ID: &str = "coffer-kms-key-id";
+/// DSSE-KMS: the second (outer layer's) wrapped data key.
+pub const META_ENCRYPTED_OUTER_DATA_KEY: &str = "coffer-encrypted-outer-data-key";
 
 /// Standard headers stored with an object and returned on GET/HEAD.
 pub const STORED_HEADERS: [&str; 5] = [
@@ -49,7 +51,10 @@ pub fn user_metadata(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
         let Some(n) = name.as_str().strip_prefix("x-amz-meta-") else {
             continue;
         };
-        if n == META_ENCRYPTED_DATA_KEY || n == META_KMS_KEY_ID {
+        if n == META_ENCRYPTED_DATA_KEY
+            || n == META_KMS_KEY_ID
+            || n == META_ENCRYPTED_OUTER_DATA_KEY
+        {
             continue;
         }
         let v = std::str::from_utf8(value.as_bytes()).map_err(|_| {
@@ -146,7 +151,7 @@ pub fn sse_spec(h: &HeaderMap) -> Result<Option<SseSpec>, S3Error> {
             }
             Ok(Some(SseSpec::S3))
         }
-        Some("aws:kms") => {
+        Some(alg @ ("aws:kms" | "aws:kms:dsse")) => {
             let key_id = match key_id {
                 Some(k) if k.trim().is_empty() => {
                     return Err(S3Error::invalid_argument(
@@ -158,16 +163,23 @@ pub fn sse_spec(h: &HeaderMap) -> Result<Option<SseSpec>, S3Error> {
                 k => k.map(|k| k.trim().to_string()),
             };
             let context = ctx.map(parse_sse_context).transpose()?;
-            Ok(Some(SseSpec::Kms {
-                key_id,
-                context,
-                bucket_key: bucket_key.unwrap_or(false),
-            }))
+            if alg == "aws:kms" {
+                return Ok(Some(SseSpec::Kms {
+                    key_id,
+                    context,
+                    bucket_key: bucket_key.unwrap_or(false),
+                }));
+            }
+            // AWS: S3 Bucket Keys are not supported for DSSE-KMS.
+            if bucket_key == Some(true) {
+                return Err(S3Error::invalid_argument(
+                    "Bucket Key is not supported for DSSE-KMS (aws:kms:dsse)",
+                    "x-amz-server-side-encryption-bucket-key-enabled",
+                    "true",
+                ));
+            }
+            Ok(Some(SseSpec::Dsse { key_id, context }))
         }
-        Some("aws:kms:dsse") => Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "DSSE-KMS (aws:kms:dsse) is not supported yet",
-        )),
         Some(other) => Err(S3Error::invalid_argument(
             "The encryption method specified is not supported",
             "x-amz-server-side-encryption",
@@ -407,6 +419,12 @@ pub fn sse_record_headers(h: &mut HeaderMap, sse: &SseRecord) {
                 insert(h, "x-amz-server-side-encryption-bucket-key-enabled", "true");
             }
         }
+        SseMode::Dsse => {
+            insert(h, "x-amz-server-side-encryption", "aws:kms:dsse");
+            if let Some(arn) = &sse.kms_key_arn {
+                insert(h, "x-amz-server-side-encryption-aws-kms-key-id", arn);
+            }
+        }
         SseMode::Customer => {
             insert(
                 h,
@@ -463,6 +481,13 @@ pub fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord, checksum_mode: bool
     // The envelope, made visible: the wrapped data key and the key that wraps it.
     if let Some(blob) = &rec.sse.wrapped_key {
         insert(h, "x-amz-meta-coffer-encrypted-data-key", &B64.encode(blob));
+    }
+    if let Some(blob) = &rec.sse.outer_wrapped_key {
+        insert(
+            h,
+            "x-amz-meta-coffer-encrypted-outer-data-key",
+            &B64.encode(blob),
+        );
     }
     if let Some(arn) = &rec.sse.kms_key_arn {
         insert(h, "x-amz-meta-coffer-kms-key-id", arn);
@@ -543,6 +568,56 @@ mod tests {
             "x-amz-copy-source-server-side-encryption-customer-key",
             "x"
         )])));
+    }
+
+    #[test]
+    fn dsse_header_rules() {
+        let ctx = B64.encode(br#"{"a":"b"}"#);
+        let s = sse_spec(&hm(&[
+            ("x-amz-server-side-encryption", "aws:kms:dsse"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", " alias/k "),
+            ("x-amz-server-side-encryption-context", &ctx),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(s, Some(SseSpec::Dsse { key_id: Some(k), context: Some(c) }) if k == "alias/k" && c["a"] == "b")
+        );
+        let e = sse_spec(&hm(&[
+            ("x-amz-server-side-encryption", "aws:kms:dsse"),
+            ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InvalidArgument);
+        assert!(
+            sse_spec(&hm(&[
+                ("x-amz-server-side-encryption", "aws:kms:dsse"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", " ")
+            ]))
+            .is_err()
+        );
+        let mut h = HeaderMap::new();
+        let rec = SseRecord {
+            mode: SseMode::Dsse,
+            kms_key_arn: Some("arn:k".into()),
+            wrapped_key: Some(vec![1]),
+            context: Default::default(),
+            bucket_key: false,
+            customer_key_md5: None,
+            customer_key_mac: None,
+            bucket_key_salt: None,
+            outer_wrapped_key: Some(vec![2]),
+        };
+        sse_record_headers(&mut h, &rec);
+        assert_eq!(h["x-amz-server-side-encryption"], "aws:kms:dsse");
+        assert_eq!(h["x-amz-server-side-encryption-aws-kms-key-id"], "arn:k");
+        assert!(
+            user_metadata(&hm(&[(
+                "x-amz-meta-coffer-encrypted-outer-data-key",
+                "forged"
+            )]))
+            .unwrap()
+            .is_empty()
+        );
     }
 
     #[test]
