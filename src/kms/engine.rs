@@ -621,23 +621,7 @@ impl Kms {
         let now = self.now_ms();
         let rec = self.tables.update_key(&id, |r| {
             check_usable(r)?;
-            let version = r
-                .materials
-                .iter()
-                .map(|m| m.version)
-                .max()
-                .unwrap_or(0)
-                .checked_add(1)
-                .ok_or_else(|| KmsError::Internal("key version overflow".into()))?;
-            r.materials.push(self.seal_material(
-                &id,
-                version,
-                &material,
-                now,
-                Some(RotationType::OnDemand),
-            )?);
-            r.current_version = version;
-            Ok(())
+            self.add_version(r, &id, &material, now, RotationType::OnDemand)
         })?;
         Ok(self.metadata(&rec))
     }
@@ -920,70 +904,36 @@ impl Kms {
 
     /// The AWS-managed `alias/aws/s3` key, created on first use.
     fn aws_managed_s3(&self) -> Result<KeyRecord, KmsError> {
-        if let Some(id) = self.aws_s3_key.get() {
-            return self.known_key(id);
-        }
-        let read = |kms: &Self| -> Result<Option<Uuid>, KmsError> {
-            match kms.tables.get_alias(AWS_S3_ALIAS)? {
+        self.shared_key(
+            &self.aws_s3_key,
+            "alias/aws/s3",
+            AWS_S3_KEY_DESCRIPTION,
+            false,
+            &|kms| match kms.tables.get_alias(AWS_S3_ALIAS)? {
                 Some(a) => parse_key_id(&a.target_key_id)
                     .map(Some)
                     .ok_or_else(|| KmsError::Internal("stored alias target is malformed".into())),
                 None => Ok(None),
-            }
-        };
-        let id = match read(self)? {
-            Some(id) => id,
-            None => {
-                let _guard = self.lock_create();
-                match read(self)? {
-                    Some(id) => id,
-                    None => {
-                        let rec = self.new_key_record(
-                            new_uuid()?,
-                            AWS_S3_KEY_DESCRIPTION.into(),
-                            Vec::new(),
-                            KeyOrigin::AwsKms,
-                            KeyManager::Aws,
-                            false,
-                        )?;
-                        let id = rec.id()?;
-                        if !self.tables.insert_key(&rec)? {
-                            return Err(KmsError::Internal(
-                                "generated key id already exists".into(),
-                            ));
-                        }
-                        let alias = AliasRecord {
-                            target_key_id: rec.key_id.clone(),
-                            created_ms: rec.created_ms,
-                            updated_ms: rec.created_ms,
-                        };
-                        if self.tables.insert_alias(AWS_S3_ALIAS, &alias)? {
-                            id
-                        } else {
-                            // Someone outside this process won: drop ours, use theirs.
-                            self.tables
-                                .keys
-                                .remove(id.as_bytes())
-                                .map_err(store::storage)?;
-                            read(self)?.ok_or_else(|| {
-                                KmsError::Internal("alias/aws/s3 vanished while created".into())
-                            })?
-                        }
-                    }
-                }
-            }
-        };
-        let _ = self.aws_s3_key.set(id);
-        self.known_key(&id)
+            },
+            &|kms, rec| {
+                let alias = AliasRecord {
+                    target_key_id: rec.key_id.clone(),
+                    created_ms: rec.created_ms,
+                    updated_ms: rec.created_ms,
+                };
+                kms.tables.insert_alias(AWS_S3_ALIAS, &alias)
+            },
+        )
     }
 
     /// The service-owned SSE-S3 key, created on first use.
     fn service_key(&self) -> Result<KeyRecord, KmsError> {
-        if let Some(id) = self.service_key.get() {
-            return self.known_key(id);
-        }
-        let read = |kms: &Self| -> Result<Option<Uuid>, KmsError> {
-            match kms
+        self.shared_key(
+            &self.service_key,
+            "the service key",
+            SERVICE_KEY_DESCRIPTION,
+            true,
+            &|kms| match kms
                 .tables
                 .meta
                 .get(store::SERVICE_KEY_POINTER)
@@ -991,22 +941,49 @@ impl Kms {
             {
                 Some(v) => store::decode_pointer(&v).map(Some),
                 None => Ok(None),
-            }
-        };
-        let id = match read(self)? {
+            },
+            &|kms, rec| {
+                kms.tables
+                    .meta
+                    .insert_if_absent(
+                        store::SERVICE_KEY_POINTER,
+                        &store::encode_pointer(&rec.id()?),
+                    )
+                    .map_err(store::storage)
+            },
+        )
+    }
+
+    /// A key every caller shares and the first use creates (`alias/aws/s3`, the SSE-S3 service
+    /// key): `find` reads where it is published, `publish` publishes a new one if nothing is
+    /// there yet. Race-free within the process (the create lock) and across writers (publish
+    /// is insert-if-absent; the loser removes its record and uses the winner's).
+    fn shared_key(
+        &self,
+        cell: &OnceLock<Uuid>,
+        what: &str,
+        description: &str,
+        service_owned: bool,
+        find: &dyn Fn(&Self) -> Result<Option<Uuid>, KmsError>,
+        publish: &dyn Fn(&Self, &KeyRecord) -> Result<bool, KmsError>,
+    ) -> Result<KeyRecord, KmsError> {
+        if let Some(id) = cell.get() {
+            return self.known_key(id);
+        }
+        let id = match find(self)? {
             Some(id) => id,
             None => {
                 let _guard = self.lock_create();
-                match read(self)? {
+                match find(self)? {
                     Some(id) => id,
                     None => {
                         let rec = self.new_key_record(
                             new_uuid()?,
-                            SERVICE_KEY_DESCRIPTION.into(),
+                            description.into(),
                             Vec::new(),
                             KeyOrigin::AwsKms,
                             KeyManager::Aws,
-                            true,
+                            service_owned,
                         )?;
                         let id = rec.id()?;
                         if !self.tables.insert_key(&rec)? {
@@ -1014,30 +991,23 @@ impl Kms {
                                 "generated key id already exists".into(),
                             ));
                         }
-                        if self
-                            .tables
-                            .meta
-                            .insert_if_absent(
-                                store::SERVICE_KEY_POINTER,
-                                &store::encode_pointer(&id),
-                            )
-                            .map_err(store::storage)?
-                        {
+                        if publish(self, &rec)? {
                             id
                         } else {
+                            // Someone outside this process won: drop ours, use theirs.
                             self.tables
                                 .keys
                                 .remove(id.as_bytes())
                                 .map_err(store::storage)?;
-                            read(self)?.ok_or_else(|| {
-                                KmsError::Internal("service key vanished while created".into())
+                            find(self)?.ok_or_else(|| {
+                                KmsError::Internal(format!("{what} vanished while created"))
                             })?
                         }
                     }
                 }
             }
         };
-        let _ = self.service_key.set(id);
+        let _ = cell.set(id);
         self.known_key(&id)
     }
 

@@ -178,7 +178,7 @@ impl Kms {
     }
 
     /// Appends a new material version and makes it current.
-    fn add_version(
+    pub(super) fn add_version(
         &self,
         r: &mut KeyRecord,
         id: &Uuid,

@@ -95,7 +95,7 @@ pub struct MaterialRecord {
     /// 1, 2, ...: the version written into every blob made with it.
     pub version: u32,
     /// `RootKey::seal(material_aad(key id, version), material)`.
-    #[serde(with = "b64")]
+    #[serde(with = "crate::storage::records::b64")]
     pub sealed: Vec<u8>,
     pub created_ms: u64,
     /// `AWS_KMS` for generated material, `EXTERNAL` for imported.
@@ -194,7 +194,7 @@ pub struct ImportParamsRecord {
     /// `RSAES_OAEP_SHA_1` or `RSAES_OAEP_SHA_256`.
     pub algorithm: String,
     /// The RSA private key (PKCS#8 DER), `RootKey::seal(import_key_aad(key id, token id))`.
-    #[serde(with = "b64")]
+    #[serde(with = "crate::storage::records::b64")]
     pub sealed_private_key: Vec<u8>,
     pub valid_to_ms: u64,
 }
@@ -400,18 +400,4 @@ impl KmsTables {
 
 pub fn storage(e: crate::storage::StorageError) -> KmsError {
     KmsError::Internal(e.to_string())
-}
-
-mod b64 {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(v))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        STANDARD.decode(s).map_err(serde::de::Error::custom)
-    }
 }

@@ -187,7 +187,8 @@ impl ObjectRecord {
     }
 }
 
-mod b64 {
+/// Serde helper: bytes as standard base64 (also used by the KMS key records).
+pub mod b64 {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};
