@@ -917,3 +917,164 @@ async fn empty_put_with_expect_continue_closes_the_connection() {
     );
     assert_eq!(get(&s3, "mp-expect", "empty").await, Vec::<u8>::new());
 }
+
+/// Every stream with chunks and every stream listed in `orphans`, read from the stopped
+/// server's store without the start-up sweep (so chunks left for the sweep to find count).
+fn stored_streams_unswept(
+    data_dir: &Path,
+) -> (
+    BTreeSet<coffer::storage::StreamId>,
+    BTreeSet<coffer::storage::StreamId>,
+) {
+    let store = coffer::storage::Store::open_unswept(
+        &data_dir.join("db"),
+        &coffer::storage::StoreOptions::default(),
+    )
+    .unwrap();
+    (
+        store.all_chunk_streams().unwrap().into_iter().collect(),
+        store.orphan_streams().unwrap().into_iter().collect(),
+    )
+}
+
+/// The streams of the parts recorded for `bucket`'s uploads in progress.
+fn upload_part_streams(data_dir: &Path, bucket: &str) -> BTreeSet<coffer::storage::StreamId> {
+    let store = coffer::storage::Store::open_unswept(
+        &data_dir.join("db"),
+        &coffer::storage::StoreOptions::default(),
+    )
+    .unwrap();
+    let mut out = BTreeSet::new();
+    for u in store.list_uploads_from(bucket, "").unwrap() {
+        for p in store.list_parts(&u.unwrap().upload_id, 0).unwrap() {
+            out.insert(p.unwrap().stream.stream_id);
+        }
+    }
+    out
+}
+
+/// As AWS (general purpose buckets): uploads in progress do not keep DeleteBucket from
+/// succeeding; they are discarded with the bucket, and their parts' chunks with them.
+#[tokio::test]
+async fn delete_bucket_discards_uploads_in_progress_and_their_parts() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-gone").await;
+    bucket(&s3, "mp-kept").await;
+    let a = create(&s3, "mp-gone", "a").await;
+    put_part(&s3, "mp-gone", "a", &a, 1, &pattern(MIB, 61)).await;
+    put_part(&s3, "mp-gone", "a", &a, 2, &pattern(70_000, 62)).await;
+    // A re-uploaded part: the replaced one was reclaimed already, the new one must go too.
+    put_part(&s3, "mp-gone", "a", &a, 2, &pattern(80_000, 63)).await;
+    let b = create(&s3, "mp-gone", "dir/b").await;
+    put_part(&s3, "mp-gone", "dir/b", &b, 7, &pattern(200_000, 64)).await;
+    let _empty = create(&s3, "mp-gone", "no-parts").await;
+    // Another bucket's upload is not touched.
+    let k = create(&s3, "mp-kept", "k").await;
+    let k1 = put_part(&s3, "mp-kept", "k", &k, 1, &pattern(100_000, 65)).await;
+
+    s3.delete_bucket().bucket("mp-gone").send().await.unwrap();
+
+    let err = s3
+        .upload_part()
+        .bucket("mp-gone")
+        .key("a")
+        .upload_id(&a)
+        .part_number(3)
+        .body(ByteStream::from_static(b"late"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchBucket");
+
+    // A new bucket of the same name starts with nothing in progress.
+    bucket(&s3, "mp-gone").await;
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket("mp-gone")
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.uploads().is_empty(), "{:?}", listed.uploads());
+    let err = s3
+        .list_parts()
+        .bucket("mp-gone")
+        .key("a")
+        .upload_id(&a)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchUpload");
+    let err = s3
+        .upload_part()
+        .bucket("mp-gone")
+        .key("dir/b")
+        .upload_id(&b)
+        .part_number(1)
+        .body(ByteStream::from_static(b"late"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchUpload");
+    let kept = s3
+        .list_parts()
+        .bucket("mp-kept")
+        .key("k")
+        .upload_id(&k)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.parts().len(), 1);
+    assert_eq!(kept.parts()[0].e_tag(), Some(k1.as_str()));
+
+    // Only the other bucket's part is left on disk, and nothing waits for a sweep.
+    let dir = srv.stop();
+    let (stored, orphans) = stored_streams_unswept(dir.path());
+    assert!(orphans.is_empty(), "left in orphans: {orphans:?}");
+    let kept = upload_part_streams(dir.path(), "mp-kept");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(stored, kept);
+    assert!(upload_part_streams(dir.path(), "mp-gone").is_empty());
+
+    // Nothing comes back after a restart either, and the kept upload still completes.
+    let srv = TestServer::start_in(dir, |_| {}).await;
+    let s3 = srv.s3();
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket("mp-gone")
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.uploads().is_empty());
+    complete(&s3, "mp-kept", "k", &k, &[(1, k1)]).await;
+    assert_eq!(get(&s3, "mp-kept", "k").await, pattern(100_000, 65));
+}
+
+/// A bucket with an object is not empty: DeleteBucket fails and leaves its uploads alone.
+#[tokio::test]
+async fn delete_bucket_with_an_object_keeps_its_uploads() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-busy").await;
+    s3.put_object()
+        .bucket("mp-busy")
+        .key("obj")
+        .body(ByteStream::from_static(b"here"))
+        .send()
+        .await
+        .unwrap();
+    let id = create(&s3, "mp-busy", "k").await;
+    let p1 = pattern(50_000, 66);
+    let e1 = put_part(&s3, "mp-busy", "k", &id, 1, &p1).await;
+    let err = s3
+        .delete_bucket()
+        .bucket("mp-busy")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "BucketNotEmpty");
+    complete(&s3, "mp-busy", "k", &id, &[(1, e1)]).await;
+    assert_eq!(get(&s3, "mp-busy", "k").await, p1);
+    let dir = srv.stop();
+    assert_eq!(assert_no_leaked_streams(dir.path(), &["mp-busy"]), 2);
+}

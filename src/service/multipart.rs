@@ -502,7 +502,7 @@ impl Service {
     }
 
     /// Deletes streams already listed in `orphans` (a failure is repaired at start-up).
-    fn delete_stream_ids(&self, streams: &[StreamId]) {
+    pub(super) fn delete_stream_ids(&self, streams: &[StreamId]) {
         for s in streams {
             if let Err(e) = self.store.delete_stream(s) {
                 tracing::warn!(error = %e, "could not delete an unused stream");
@@ -510,8 +510,9 @@ impl Service {
         }
     }
 
-    /// Removes part entries recorded while their upload was completed or aborted.
-    fn sweep_late_parts(&self, upload_id: &str) {
+    /// Removes part entries recorded while their upload was completed or aborted, or its
+    /// bucket deleted.
+    pub(super) fn sweep_late_parts(&self, upload_id: &str) {
         match self.store.sweep_upload_parts(upload_id) {
             Ok(late) => self.delete_stream_ids(&late),
             Err(e) => tracing::warn!(error = %e, "could not sweep late parts"),
