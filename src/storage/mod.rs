@@ -408,10 +408,11 @@ impl Store {
     }
 
     fn sweep_orphans(&self) -> Result<usize> {
-        let orphans = self.orphan_streams()?;
         // Multipart parts are recorded without a transaction: an orphan a part still references
-        // is kept (see `multipart::Store::commit_part`).
+        // is kept (see `multipart::Store::commit_part`). Listed first: stray part entries move
+        // their streams into `orphans` here.
         let parts = self.part_stream_ids()?;
+        let orphans = self.orphan_streams()?;
         let mut swept = 0;
         for s in &orphans {
             if parts.contains(s) {

@@ -18,6 +18,8 @@
 //!   puts every stream the object does not reference into `orphans`. So a crash at any point
 //!   leaves every stream either referenced (by an object or a recorded part) or listed in
 //!   `orphans`, and an upload that was in progress survives a restart intact.
+//! - A part entry whose upload is gone (recorded while the upload was completed or aborted,
+//!   then a crash before the sweep of such late parts) is stray: the start-up sweep reclaims it.
 //! - Deleting a bucket removes the bucket record, every upload of the bucket and their part
 //!   entries in one transaction that puts every part stream into `orphans` (AWS discards
 //!   uploads in progress with their bucket): a crash leaves either the bucket with its uploads
@@ -276,11 +278,38 @@ impl Store {
         Ok(PartCommit::Recorded { replaced })
     }
 
-    /// Every stream referenced by a recorded part (the start-up sweep keeps these).
+    /// For the start-up sweep only: every stream referenced by a part of an upload in progress
+    /// (the sweep keeps these). Part entries whose upload is gone are stray: a part recorded
+    /// while its upload was completed or aborted or its bucket deleted, with a crash before the
+    /// sweep of late parts ([`Store::sweep_upload_parts`]). Their streams go into `orphans` and
+    /// the entries are removed, so the sweep reclaims them.
     pub(super) fn part_stream_ids(&self) -> Result<std::collections::HashSet<StreamId>> {
+        let mut live_uploads = std::collections::HashSet::new();
+        for k in self.uploads_tree()?.iter().keys() {
+            let k = k?;
+            if let Some(id) = k
+                .len()
+                .checked_sub(UPLOAD_ID_LEN)
+                .and_then(|at| k.get(at..))
+            {
+                live_uploads.insert(id.to_vec());
+            }
+        }
+        let parts = self.parts_tree()?;
+        let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
         let mut out = std::collections::HashSet::new();
-        for kv in self.parts_tree()?.iter().values() {
-            out.insert(PartRecord::decode(&kv?)?.stream.stream_id);
+        for kv in parts.iter() {
+            let (k, v) = kv?;
+            let stream = PartRecord::decode(&v)?.stream.stream_id;
+            if k.get(..UPLOAD_ID_LEN)
+                .is_some_and(|id| live_uploads.contains(id))
+            {
+                out.insert(stream);
+            } else {
+                // Orphaned before it is unreferenced, as everywhere.
+                self.inner.orphans.insert(stream.0, &now)?;
+                parts.remove(k)?;
+            }
         }
         Ok(out)
     }
@@ -570,13 +599,16 @@ mod tests {
                 checksums: Default::default(),
             };
             // The part record is in; its stream is still listed in `orphans` (the crash).
+            let id = "0123456789abcdef0123456789abcdef";
+            store
+                .uploads_tree()
+                .unwrap()
+                .insert(upload_key("b", "k", id), test_upload().encode())
+                .unwrap();
             store
                 .parts_tree()
                 .unwrap()
-                .insert(
-                    part_key("0123456789abcdef0123456789abcdef", 1),
-                    part.encode(),
-                )
+                .insert(part_key(id, 1), part.encode())
                 .unwrap();
             store.inner.db.flush().unwrap();
             (kept, swept)
@@ -684,6 +716,58 @@ mod tests {
         store.create_bucket("bkt", &bucket).unwrap();
         assert_eq!(store.list_uploads_from("bkt", "").unwrap().count(), 0);
         assert_eq!(store.list_uploads_from("bkt2", "").unwrap().count(), 1);
+    }
+
+    /// A part recorded while its upload was being aborted (or completed, or its bucket
+    /// deleted) can miss that transaction; a crash before the sweep of late parts then leaves
+    /// a part entry without its upload and its stream out of `orphans`. Start-up reclaims it.
+    #[test]
+    fn stray_part_of_a_gone_upload_is_reclaimed_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = super::super::StoreOptions::default();
+        let bucket = super::super::records::BucketRecord {
+            created_ms: 0,
+            region: "us-east-1".into(),
+            encryption: None,
+        };
+        let (stray, kept) = {
+            let store = Store::open(dir.path(), &opts).unwrap();
+            store.create_bucket("bkt", &bucket).unwrap();
+            let gone = Store::new_upload_id(1).unwrap();
+            let live = Store::new_upload_id(2).unwrap();
+            store
+                .create_upload("bkt", "a", &gone, &test_upload())
+                .unwrap();
+            store
+                .create_upload("bkt", "b", &live, &test_upload())
+                .unwrap();
+            let listed = test_part(&store, "bkt", "a", &gone, 1);
+            let kept = test_part(&store, "bkt", "b", &live, 1);
+            // The abort's transaction saw part 1 only; part 2 was recorded after its listing
+            // and passed its own re-check of the upload just before the transaction.
+            let stray = test_part(&store, "bkt", "a", &gone, 2);
+            // What the abort's transaction does with what it listed.
+            store.inner.orphans.insert(listed.0, &[0u8; 8]).unwrap();
+            store
+                .parts_tree()
+                .unwrap()
+                .remove(part_key(&gone, 1))
+                .unwrap();
+            store
+                .uploads_tree()
+                .unwrap()
+                .remove(upload_key("bkt", "a", &gone))
+                .unwrap();
+            // The crash: nothing deleted, no late-part sweep.
+            store.inner.db.flush().unwrap();
+            (stray, kept)
+        };
+        let store = Store::open(dir.path(), &opts).unwrap();
+        assert_eq!(store.count_chunks(&stray).unwrap(), 0);
+        assert_eq!(store.count_chunks(&kept).unwrap(), 1);
+        assert!(store.orphan_streams().unwrap().is_empty());
+        let left: Vec<_> = store.parts_tree().unwrap().iter().keys().collect();
+        assert_eq!(left.len(), 1, "only the live upload's part entry is left");
     }
 
     #[test]
