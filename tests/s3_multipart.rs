@@ -1078,3 +1078,107 @@ async fn delete_bucket_with_an_object_keeps_its_uploads() {
     let dir = srv.stop();
     assert_eq!(assert_no_leaked_streams(dir.path(), &["mp-busy"]), 2);
 }
+
+/// UploadPartCopy judges `x-amz-copy-source-if-*` on the source exactly as CopyObject does:
+/// every failure is 412 PreconditionFailed and records no part.
+#[tokio::test]
+async fn upload_part_copy_source_conditionals() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-cond").await;
+    let src = pattern(200_000, 71);
+    let etag = s3
+        .put_object()
+        .bucket("mp-cond")
+        .key("src")
+        .body(ByteStream::from(src.clone()))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_string();
+    let modified = s3
+        .head_object()
+        .bucket("mp-cond")
+        .key("src")
+        .send()
+        .await
+        .unwrap()
+        .last_modified
+        .unwrap();
+    let secs = |d: i64| aws_smithy_types::DateTime::from_secs(modified.secs() + d);
+    let id = create(&s3, "mp-cond", "dst").await;
+    let copy = |n: i32| {
+        s3.upload_part_copy()
+            .bucket("mp-cond")
+            .key("dst")
+            .upload_id(&id)
+            .part_number(n)
+            .copy_source("mp-cond/src")
+    };
+
+    let fails = [
+        copy(1).copy_source_if_match("\"0000\""),
+        copy(1).copy_source_if_none_match(&etag),
+        copy(1).copy_source_if_none_match("*"),
+        copy(1).copy_source_if_modified_since(secs(3600)),
+        copy(1).copy_source_if_unmodified_since(secs(-3600)),
+        // If-None-Match decides alone when present.
+        copy(1)
+            .copy_source_if_none_match(&etag)
+            .copy_source_if_modified_since(secs(-3600)),
+        // A failing condition fails a ranged copy too.
+        copy(1)
+            .copy_source_range("bytes=0-99")
+            .copy_source_if_match("\"0000\""),
+    ];
+    for (i, req) in fails.into_iter().enumerate() {
+        let err = req.send().await.unwrap_err();
+        assert_eq!(code(&err), "PreconditionFailed", "case {i}");
+        assert_eq!(
+            err.raw_response().map(|r| r.status().as_u16()),
+            Some(412),
+            "case {i}"
+        );
+        let parts = s3
+            .list_parts()
+            .bucket("mp-cond")
+            .key("dst")
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap();
+        assert!(parts.parts().is_empty(), "case {i} recorded a part anyway");
+    }
+
+    let passes = [
+        copy(1).copy_source_if_match(&etag),
+        copy(2).copy_source_if_none_match("\"0000\""),
+        copy(3).copy_source_if_modified_since(secs(-3600)),
+        copy(4).copy_source_if_unmodified_since(secs(3600)),
+        // A matching If-Match wins over a failing If-Unmodified-Since.
+        copy(5)
+            .copy_source_if_match(&etag)
+            .copy_source_if_unmodified_since(secs(-3600)),
+        // If-None-Match that holds with If-Modified-Since that does not: If-None-Match
+        // decides alone.
+        copy(6)
+            .copy_source_if_none_match("\"0000\"")
+            .copy_source_if_modified_since(secs(3600)),
+    ];
+    let mut etags = Vec::new();
+    for (i, req) in passes.into_iter().enumerate() {
+        let out = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("case {i}: {e:?}"));
+        let e = out.copy_part_result().unwrap().e_tag().unwrap().to_string();
+        assert_eq!(e, quoted_md5(&src), "case {i}");
+        etags.push((i as i32 + 1, e));
+    }
+    // The last part alone may be small: complete with part 6 only and read it back.
+    let last = etags.pop().unwrap();
+    complete(&s3, "mp-cond", "dst", &id, &[last]).await;
+    assert_eq!(get(&s3, "mp-cond", "dst").await, src);
+}

@@ -3,7 +3,7 @@
 //!
 //! - Create: resolve SSE as a PUT would, get a fresh data key from the KMS, store only its
 //!   wrapped form in the upload record (which survives restarts).
-//! - UploadPart / UploadPartCopy: unwrap the upload's data key through the KMS (key state is
+//! - UploadPart / UploadPartCopy (whose copy-source conditionals are CopyObject's): unwrap the upload's data key through the KMS (key state is
 //!   checked on every part), encrypt the part as a new stream with a fresh salt (so a re-uploaded
 //!   part never reuses a key and nonce), record the part in one transaction that also protects
 //!   its stream from the orphan sweep and hands a replaced part's stream to it.
@@ -127,6 +127,8 @@ pub struct CopySourceInput {
     pub range: Option<(u64, u64)>,
     /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
     pub customer: Option<crate::sse::CustomerKey>,
+    /// `x-amz-copy-source-if-*`, judged on the source as CopyObject judges them.
+    pub conditions: super::copy::SourceConditions,
 }
 
 /// One entry of a CompleteMultipartUpload list.
@@ -425,6 +427,8 @@ impl Service {
         let upload = self.part_upload(target, &mut checks)?;
         let src = self.head_object(&source.bucket, &source.key)?;
         self.check_customer_key(&src.sse, source.customer.as_ref())?;
+        // Judged on this record, which is then the one copied (as CopyObject).
+        source.conditions.check(&src)?;
         // The upload's key is checked before anything is read.
         let data_key = self.upload_data_key(&upload, target)?;
         if let Some((first, last)) = source.range
