@@ -1182,3 +1182,205 @@ async fn upload_part_copy_source_conditionals() {
     complete(&s3, "mp-cond", "dst", &id, &[last]).await;
     assert_eq!(get(&s3, "mp-cond", "dst").await, src);
 }
+
+/// The checksum of `alg` an UploadPart response carries.
+fn upload_part_checksum(
+    out: &aws_sdk_s3::operation::upload_part::UploadPartOutput,
+    alg: &ChecksumAlgorithm,
+) -> Option<String> {
+    match alg {
+        ChecksumAlgorithm::Crc32 => out.checksum_crc32(),
+        ChecksumAlgorithm::Crc32C => out.checksum_crc32_c(),
+        ChecksumAlgorithm::Crc64Nvme => out.checksum_crc64_nvme(),
+        ChecksumAlgorithm::Sha1 => out.checksum_sha1(),
+        ChecksumAlgorithm::Sha256 => out.checksum_sha256(),
+        _ => None,
+    }
+    .map(str::to_string)
+}
+
+/// Every `x-amz-checksum-*` value a GET or HEAD response carries, by algorithm.
+macro_rules! response_checksums {
+    ($out:expr) => {{
+        let o = &$out;
+        [
+            ("CRC32", o.checksum_crc32()),
+            ("CRC32C", o.checksum_crc32_c()),
+            ("CRC64NVME", o.checksum_crc64_nvme()),
+            ("SHA1", o.checksum_sha1()),
+            ("SHA256", o.checksum_sha256()),
+        ]
+        .into_iter()
+        .filter_map(|(a, v)| v.map(|v| (a.to_string(), v.to_string())))
+        .collect::<Vec<(String, String)>>()
+    }};
+}
+
+/// GET and HEAD with `partNumber` and `x-amz-checksum-mode: ENABLED` on a COMPOSITE multipart
+/// object return that part's own checksum (the one UploadPart returned, no `-N`), as AWS does;
+/// the whole object keeps its composite value. (The SDK also verifies a part's body against
+/// it.)
+#[tokio::test]
+async fn part_reads_return_the_part_checksum_of_composite_objects() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-partsum").await;
+    let p1 = pattern(5 * MIB + 11, 81);
+    let p2 = pattern(123_457, 82);
+    for alg in [
+        ChecksumAlgorithm::Crc32,
+        ChecksumAlgorithm::Crc32C,
+        ChecksumAlgorithm::Sha1,
+        ChecksumAlgorithm::Sha256,
+    ] {
+        let key = format!("obj-{}", alg.as_str());
+        let id = s3
+            .create_multipart_upload()
+            .bucket("mp-partsum")
+            .key(&key)
+            .checksum_algorithm(alg.clone())
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_string();
+        let mut sums = Vec::new();
+        let mut etags = Vec::new();
+        for (n, p) in [(1, &p1), (2, &p2)] {
+            let out = s3
+                .upload_part()
+                .bucket("mp-partsum")
+                .key(&key)
+                .upload_id(&id)
+                .part_number(n)
+                .checksum_algorithm(alg.clone())
+                .body(ByteStream::from(p.clone()))
+                .send()
+                .await
+                .unwrap();
+            let sum = upload_part_checksum(&out, &alg).expect("UploadPart returns the checksum");
+            sums.push(sum);
+            etags.push((n, out.e_tag().unwrap().to_string()));
+        }
+        complete(&s3, "mp-partsum", &key, &id, &etags).await;
+        let name = alg.as_str().to_string();
+
+        for (n, p) in [(1, &p1), (2, &p2)] {
+            let want = vec![(name.clone(), sums[n as usize - 1].clone())];
+            let out = s3
+                .get_object()
+                .bucket("mp-partsum")
+                .key(&key)
+                .part_number(n)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response_checksums!(out), want, "{name} GET part {n}");
+            assert_eq!(out.checksum_type(), Some(&ChecksumType::Composite));
+            assert_eq!(out.parts_count(), Some(2));
+            assert_eq!(read_all(out).await, **p, "{name} part {n}");
+            let head = s3
+                .head_object()
+                .bucket("mp-partsum")
+                .key(&key)
+                .part_number(n)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response_checksums!(head), want, "{name} HEAD part {n}");
+            assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
+            assert_eq!(head.content_length(), Some(p.len() as i64));
+            // Without checksum mode, no checksum.
+            let head = s3
+                .head_object()
+                .bucket("mp-partsum")
+                .key(&key)
+                .part_number(n)
+                .send()
+                .await
+                .unwrap();
+            assert!(response_checksums!(head).is_empty(), "{name} part {n}");
+        }
+        let whole = s3
+            .head_object()
+            .bucket("mp-partsum")
+            .key(&key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        let got = response_checksums!(whole);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].1.ends_with("-2"), "{name}: {got:?}");
+    }
+}
+
+/// A FULL_OBJECT checksum covers the whole object, not a part: a part read of a multipart
+/// object carries none (as AWS); a one-part object's part is the whole object and does.
+#[tokio::test]
+async fn part_reads_of_full_object_checksums() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-fullsum").await;
+    let p1 = pattern(5 * MIB + 3, 91);
+    let p2 = pattern(4_321, 92);
+    for (key, parts) in [("two", vec![&p1, &p2]), ("one", vec![&p2])] {
+        let id = s3
+            .create_multipart_upload()
+            .bucket("mp-fullsum")
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .checksum_type(ChecksumType::FullObject)
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_string();
+        let mut etags = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let out = s3
+                .upload_part()
+                .bucket("mp-fullsum")
+                .key(key)
+                .upload_id(&id)
+                .part_number(i as i32 + 1)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .body(ByteStream::from((*p).clone()))
+                .send()
+                .await
+                .unwrap();
+            etags.push((i as i32 + 1, out.e_tag().unwrap().to_string()));
+        }
+        complete(&s3, "mp-fullsum", key, &id, &etags).await;
+    }
+    for n in [1, 2] {
+        let out = s3
+            .head_object()
+            .bucket("mp-fullsum")
+            .key("two")
+            .part_number(n)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert!(response_checksums!(out).is_empty(), "part {n}");
+    }
+    let crc = B64
+        .encode(&crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, &p2).to_be_bytes()[4..]);
+    let out = s3
+        .get_object()
+        .bucket("mp-fullsum")
+        .key("one")
+        .part_number(1)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response_checksums!(out), vec![("CRC32".to_string(), crc)]);
+    assert_eq!(out.checksum_type(), Some(&ChecksumType::FullObject));
+    assert_eq!(read_all(out).await, p2);
+}

@@ -272,6 +272,17 @@ fn multipart_checksum(
     }
 }
 
+/// A part as the object record keeps it: its stream, with the part's own checksum of the
+/// upload's algorithm (what a read of that part number returns; see [`StreamRecord`]).
+fn object_part(p: &PartRecord, algorithm: Option<ChecksumAlgorithm>) -> StreamRecord {
+    let mut stream = p.stream.clone();
+    stream.checksums = algorithm
+        .and_then(|a| p.checksums.get_key_value(a.name()))
+        .map(|(k, v)| BTreeMap::from([(k.clone(), v.clone())]))
+        .unwrap_or_default();
+    stream
+}
+
 fn normalize_etag(s: &str) -> &str {
     s.trim().trim_matches('"')
 }
@@ -484,6 +495,7 @@ impl Service {
                 size,
                 part_number: target.part_number,
                 etag: md5_hex.clone(),
+                checksums: Default::default(),
             },
             last_modified_ms: self.now_millis(),
             md5_hex,
@@ -591,11 +603,11 @@ impl Service {
             .into());
         }
         let mut checksums = BTreeMap::new();
-        if let Some(alg) = upload
+        let algorithm = upload
             .checksum_algorithm
             .as_deref()
-            .and_then(ChecksumAlgorithm::from_name)
-        {
+            .and_then(ChecksumAlgorithm::from_name);
+        if let Some(alg) = algorithm {
             let ty = upload
                 .checksum_type
                 .as_deref()
@@ -631,7 +643,7 @@ impl Service {
                 .to_string(),
                 chunk_size: CHUNK_SIZE as u32,
             },
-            parts: chosen.iter().map(|p| p.stream.clone()).collect(),
+            parts: chosen.iter().map(|p| object_part(p, algorithm)).collect(),
         };
         let commit = self.store.complete_upload(
             &input.bucket,
@@ -797,6 +809,7 @@ mod tests {
                 size,
                 part_number: n,
                 etag: hex::encode(r.md5.unwrap()),
+                checksums: Default::default(),
             },
             last_modified_ms: 0,
             md5_hex: hex::encode(r.md5.unwrap()),
