@@ -917,3 +917,470 @@ async fn empty_put_with_expect_continue_closes_the_connection() {
     );
     assert_eq!(get(&s3, "mp-expect", "empty").await, Vec::<u8>::new());
 }
+
+/// Every stream with chunks and every stream listed in `orphans`, read from the stopped
+/// server's store without the start-up sweep (so chunks left for the sweep to find count).
+fn stored_streams_unswept(
+    data_dir: &Path,
+) -> (
+    BTreeSet<coffer::storage::StreamId>,
+    BTreeSet<coffer::storage::StreamId>,
+) {
+    let store = coffer::storage::Store::open_unswept(
+        &data_dir.join("db"),
+        &coffer::storage::StoreOptions::default(),
+    )
+    .unwrap();
+    (
+        store.all_chunk_streams().unwrap().into_iter().collect(),
+        store.orphan_streams().unwrap().into_iter().collect(),
+    )
+}
+
+/// The streams of the parts recorded for `bucket`'s uploads in progress.
+fn upload_part_streams(data_dir: &Path, bucket: &str) -> BTreeSet<coffer::storage::StreamId> {
+    let store = coffer::storage::Store::open_unswept(
+        &data_dir.join("db"),
+        &coffer::storage::StoreOptions::default(),
+    )
+    .unwrap();
+    let mut out = BTreeSet::new();
+    for u in store.list_uploads_from(bucket, "").unwrap() {
+        for p in store.list_parts(&u.unwrap().upload_id, 0).unwrap() {
+            out.insert(p.unwrap().stream.stream_id);
+        }
+    }
+    out
+}
+
+/// As AWS (general purpose buckets): uploads in progress do not keep DeleteBucket from
+/// succeeding; they are discarded with the bucket, and their parts' chunks with them.
+#[tokio::test]
+async fn delete_bucket_discards_uploads_in_progress_and_their_parts() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-gone").await;
+    bucket(&s3, "mp-kept").await;
+    let a = create(&s3, "mp-gone", "a").await;
+    put_part(&s3, "mp-gone", "a", &a, 1, &pattern(MIB, 61)).await;
+    put_part(&s3, "mp-gone", "a", &a, 2, &pattern(70_000, 62)).await;
+    // A re-uploaded part: the replaced one was reclaimed already, the new one must go too.
+    put_part(&s3, "mp-gone", "a", &a, 2, &pattern(80_000, 63)).await;
+    let b = create(&s3, "mp-gone", "dir/b").await;
+    put_part(&s3, "mp-gone", "dir/b", &b, 7, &pattern(200_000, 64)).await;
+    let _empty = create(&s3, "mp-gone", "no-parts").await;
+    // Another bucket's upload is not touched.
+    let k = create(&s3, "mp-kept", "k").await;
+    let k1 = put_part(&s3, "mp-kept", "k", &k, 1, &pattern(100_000, 65)).await;
+
+    s3.delete_bucket().bucket("mp-gone").send().await.unwrap();
+
+    let err = s3
+        .upload_part()
+        .bucket("mp-gone")
+        .key("a")
+        .upload_id(&a)
+        .part_number(3)
+        .body(ByteStream::from_static(b"late"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchBucket");
+
+    // A new bucket of the same name starts with nothing in progress.
+    bucket(&s3, "mp-gone").await;
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket("mp-gone")
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.uploads().is_empty(), "{:?}", listed.uploads());
+    let err = s3
+        .list_parts()
+        .bucket("mp-gone")
+        .key("a")
+        .upload_id(&a)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchUpload");
+    let err = s3
+        .upload_part()
+        .bucket("mp-gone")
+        .key("dir/b")
+        .upload_id(&b)
+        .part_number(1)
+        .body(ByteStream::from_static(b"late"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchUpload");
+    let kept = s3
+        .list_parts()
+        .bucket("mp-kept")
+        .key("k")
+        .upload_id(&k)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.parts().len(), 1);
+    assert_eq!(kept.parts()[0].e_tag(), Some(k1.as_str()));
+
+    // Only the other bucket's part is left on disk, and nothing waits for a sweep.
+    let dir = srv.stop();
+    let (stored, orphans) = stored_streams_unswept(dir.path());
+    assert!(orphans.is_empty(), "left in orphans: {orphans:?}");
+    let kept = upload_part_streams(dir.path(), "mp-kept");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(stored, kept);
+    assert!(upload_part_streams(dir.path(), "mp-gone").is_empty());
+
+    // Nothing comes back after a restart either, and the kept upload still completes.
+    let srv = TestServer::start_in(dir, |_| {}).await;
+    let s3 = srv.s3();
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket("mp-gone")
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.uploads().is_empty());
+    complete(&s3, "mp-kept", "k", &k, &[(1, k1)]).await;
+    assert_eq!(get(&s3, "mp-kept", "k").await, pattern(100_000, 65));
+}
+
+/// A bucket with an object is not empty: DeleteBucket fails and leaves its uploads alone.
+#[tokio::test]
+async fn delete_bucket_with_an_object_keeps_its_uploads() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-busy").await;
+    s3.put_object()
+        .bucket("mp-busy")
+        .key("obj")
+        .body(ByteStream::from_static(b"here"))
+        .send()
+        .await
+        .unwrap();
+    let id = create(&s3, "mp-busy", "k").await;
+    let p1 = pattern(50_000, 66);
+    let e1 = put_part(&s3, "mp-busy", "k", &id, 1, &p1).await;
+    let err = s3
+        .delete_bucket()
+        .bucket("mp-busy")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "BucketNotEmpty");
+    complete(&s3, "mp-busy", "k", &id, &[(1, e1)]).await;
+    assert_eq!(get(&s3, "mp-busy", "k").await, p1);
+    let dir = srv.stop();
+    assert_eq!(assert_no_leaked_streams(dir.path(), &["mp-busy"]), 2);
+}
+
+/// UploadPartCopy judges `x-amz-copy-source-if-*` on the source exactly as CopyObject does:
+/// every failure is 412 PreconditionFailed and records no part.
+#[tokio::test]
+async fn upload_part_copy_source_conditionals() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-cond").await;
+    let src = pattern(200_000, 71);
+    let etag = s3
+        .put_object()
+        .bucket("mp-cond")
+        .key("src")
+        .body(ByteStream::from(src.clone()))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_string();
+    let modified = s3
+        .head_object()
+        .bucket("mp-cond")
+        .key("src")
+        .send()
+        .await
+        .unwrap()
+        .last_modified
+        .unwrap();
+    let secs = |d: i64| aws_smithy_types::DateTime::from_secs(modified.secs() + d);
+    let id = create(&s3, "mp-cond", "dst").await;
+    let copy = |n: i32| {
+        s3.upload_part_copy()
+            .bucket("mp-cond")
+            .key("dst")
+            .upload_id(&id)
+            .part_number(n)
+            .copy_source("mp-cond/src")
+    };
+
+    let fails = [
+        copy(1).copy_source_if_match("\"0000\""),
+        copy(1).copy_source_if_none_match(&etag),
+        copy(1).copy_source_if_none_match("*"),
+        copy(1).copy_source_if_modified_since(secs(3600)),
+        copy(1).copy_source_if_unmodified_since(secs(-3600)),
+        // If-None-Match decides alone when present.
+        copy(1)
+            .copy_source_if_none_match(&etag)
+            .copy_source_if_modified_since(secs(-3600)),
+        // A failing condition fails a ranged copy too.
+        copy(1)
+            .copy_source_range("bytes=0-99")
+            .copy_source_if_match("\"0000\""),
+    ];
+    for (i, req) in fails.into_iter().enumerate() {
+        let err = req.send().await.unwrap_err();
+        assert_eq!(code(&err), "PreconditionFailed", "case {i}");
+        assert_eq!(
+            err.raw_response().map(|r| r.status().as_u16()),
+            Some(412),
+            "case {i}"
+        );
+        let parts = s3
+            .list_parts()
+            .bucket("mp-cond")
+            .key("dst")
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap();
+        assert!(parts.parts().is_empty(), "case {i} recorded a part anyway");
+    }
+
+    let passes = [
+        copy(1).copy_source_if_match(&etag),
+        copy(2).copy_source_if_none_match("\"0000\""),
+        copy(3).copy_source_if_modified_since(secs(-3600)),
+        copy(4).copy_source_if_unmodified_since(secs(3600)),
+        // A matching If-Match wins over a failing If-Unmodified-Since.
+        copy(5)
+            .copy_source_if_match(&etag)
+            .copy_source_if_unmodified_since(secs(-3600)),
+        // If-None-Match that holds with If-Modified-Since that does not: If-None-Match
+        // decides alone.
+        copy(6)
+            .copy_source_if_none_match("\"0000\"")
+            .copy_source_if_modified_since(secs(3600)),
+    ];
+    let mut etags = Vec::new();
+    for (i, req) in passes.into_iter().enumerate() {
+        let out = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("case {i}: {e:?}"));
+        let e = out.copy_part_result().unwrap().e_tag().unwrap().to_string();
+        assert_eq!(e, quoted_md5(&src), "case {i}");
+        etags.push((i as i32 + 1, e));
+    }
+    // The last part alone may be small: complete with part 6 only and read it back.
+    let last = etags.pop().unwrap();
+    complete(&s3, "mp-cond", "dst", &id, &[last]).await;
+    assert_eq!(get(&s3, "mp-cond", "dst").await, src);
+}
+
+/// The checksum of `alg` an UploadPart response carries.
+fn upload_part_checksum(
+    out: &aws_sdk_s3::operation::upload_part::UploadPartOutput,
+    alg: &ChecksumAlgorithm,
+) -> Option<String> {
+    match alg {
+        ChecksumAlgorithm::Crc32 => out.checksum_crc32(),
+        ChecksumAlgorithm::Crc32C => out.checksum_crc32_c(),
+        ChecksumAlgorithm::Crc64Nvme => out.checksum_crc64_nvme(),
+        ChecksumAlgorithm::Sha1 => out.checksum_sha1(),
+        ChecksumAlgorithm::Sha256 => out.checksum_sha256(),
+        _ => None,
+    }
+    .map(str::to_string)
+}
+
+/// Every `x-amz-checksum-*` value a GET or HEAD response carries, by algorithm.
+macro_rules! response_checksums {
+    ($out:expr) => {{
+        let o = &$out;
+        [
+            ("CRC32", o.checksum_crc32()),
+            ("CRC32C", o.checksum_crc32_c()),
+            ("CRC64NVME", o.checksum_crc64_nvme()),
+            ("SHA1", o.checksum_sha1()),
+            ("SHA256", o.checksum_sha256()),
+        ]
+        .into_iter()
+        .filter_map(|(a, v)| v.map(|v| (a.to_string(), v.to_string())))
+        .collect::<Vec<(String, String)>>()
+    }};
+}
+
+/// GET and HEAD with `partNumber` and `x-amz-checksum-mode: ENABLED` on a COMPOSITE multipart
+/// object return that part's own checksum (the one UploadPart returned, no `-N`), as AWS does;
+/// the whole object keeps its composite value. (The SDK also verifies a part's body against
+/// it.)
+#[tokio::test]
+async fn part_reads_return_the_part_checksum_of_composite_objects() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-partsum").await;
+    let p1 = pattern(5 * MIB + 11, 81);
+    let p2 = pattern(123_457, 82);
+    for alg in [
+        ChecksumAlgorithm::Crc32,
+        ChecksumAlgorithm::Crc32C,
+        ChecksumAlgorithm::Sha1,
+        ChecksumAlgorithm::Sha256,
+    ] {
+        let key = format!("obj-{}", alg.as_str());
+        let id = s3
+            .create_multipart_upload()
+            .bucket("mp-partsum")
+            .key(&key)
+            .checksum_algorithm(alg.clone())
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_string();
+        let mut sums = Vec::new();
+        let mut etags = Vec::new();
+        for (n, p) in [(1, &p1), (2, &p2)] {
+            let out = s3
+                .upload_part()
+                .bucket("mp-partsum")
+                .key(&key)
+                .upload_id(&id)
+                .part_number(n)
+                .checksum_algorithm(alg.clone())
+                .body(ByteStream::from(p.clone()))
+                .send()
+                .await
+                .unwrap();
+            let sum = upload_part_checksum(&out, &alg).expect("UploadPart returns the checksum");
+            sums.push(sum);
+            etags.push((n, out.e_tag().unwrap().to_string()));
+        }
+        complete(&s3, "mp-partsum", &key, &id, &etags).await;
+        let name = alg.as_str().to_string();
+
+        for (n, p) in [(1, &p1), (2, &p2)] {
+            let want = vec![(name.clone(), sums[n as usize - 1].clone())];
+            let out = s3
+                .get_object()
+                .bucket("mp-partsum")
+                .key(&key)
+                .part_number(n)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response_checksums!(out), want, "{name} GET part {n}");
+            assert_eq!(out.checksum_type(), Some(&ChecksumType::Composite));
+            assert_eq!(out.parts_count(), Some(2));
+            assert_eq!(read_all(out).await, **p, "{name} part {n}");
+            let head = s3
+                .head_object()
+                .bucket("mp-partsum")
+                .key(&key)
+                .part_number(n)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response_checksums!(head), want, "{name} HEAD part {n}");
+            assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
+            assert_eq!(head.content_length(), Some(p.len() as i64));
+            // Without checksum mode, no checksum.
+            let head = s3
+                .head_object()
+                .bucket("mp-partsum")
+                .key(&key)
+                .part_number(n)
+                .send()
+                .await
+                .unwrap();
+            assert!(response_checksums!(head).is_empty(), "{name} part {n}");
+        }
+        let whole = s3
+            .head_object()
+            .bucket("mp-partsum")
+            .key(&key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        let got = response_checksums!(whole);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].1.ends_with("-2"), "{name}: {got:?}");
+    }
+}
+
+/// A FULL_OBJECT checksum covers the whole object, not a part: a part read of a multipart
+/// object carries none (as AWS); a one-part object's part is the whole object and does.
+#[tokio::test]
+async fn part_reads_of_full_object_checksums() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    bucket(&s3, "mp-fullsum").await;
+    let p1 = pattern(5 * MIB + 3, 91);
+    let p2 = pattern(4_321, 92);
+    for (key, parts) in [("two", vec![&p1, &p2]), ("one", vec![&p2])] {
+        let id = s3
+            .create_multipart_upload()
+            .bucket("mp-fullsum")
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .checksum_type(ChecksumType::FullObject)
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_string();
+        let mut etags = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let out = s3
+                .upload_part()
+                .bucket("mp-fullsum")
+                .key(key)
+                .upload_id(&id)
+                .part_number(i as i32 + 1)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .body(ByteStream::from((*p).clone()))
+                .send()
+                .await
+                .unwrap();
+            etags.push((i as i32 + 1, out.e_tag().unwrap().to_string()));
+        }
+        complete(&s3, "mp-fullsum", key, &id, &etags).await;
+    }
+    for n in [1, 2] {
+        let out = s3
+            .head_object()
+            .bucket("mp-fullsum")
+            .key("two")
+            .part_number(n)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert!(response_checksums!(out).is_empty(), "part {n}");
+    }
+    let crc = B64
+        .encode(&crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, &p2).to_be_bytes()[4..]);
+    let out = s3
+        .get_object()
+        .bucket("mp-fullsum")
+        .key("one")
+        .part_number(1)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response_checksums!(out), vec![("CRC32".to_string(), crc)]);
+    assert_eq!(out.checksum_type(), Some(&ChecksumType::FullObject));
+    assert_eq!(read_all(out).await, p2);
+}

@@ -1,4 +1,4 @@
-//! Buckets: naming rules, create, delete, list.
+//! Buckets: naming rules, create, delete (discarding uploads in progress, as AWS does), list.
 
 use super::{Service, ServiceError};
 use crate::storage::records::BucketRecord;
@@ -81,9 +81,15 @@ impl Service {
             .ok_or(ServiceError::NoSuchBucket)
     }
 
+    /// Deletes a bucket that holds no object. Its uploads in progress are discarded with it,
+    /// as AWS does, and every part they had is reclaimed.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), ServiceError> {
-        self.store.delete_bucket(name)?;
+        let discarded = self.store.delete_bucket(name)?;
         self.store.flush().await?;
+        self.delete_stream_ids(&discarded.streams);
+        for id in &discarded.upload_ids {
+            self.sweep_late_parts(id);
+        }
         Ok(())
     }
 

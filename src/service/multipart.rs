@@ -3,7 +3,7 @@
 //!
 //! - Create: resolve SSE as a PUT would, get a fresh data key from the KMS, store only its
 //!   wrapped form in the upload record (which survives restarts).
-//! - UploadPart / UploadPartCopy: unwrap the upload's data key through the KMS (key state is
+//! - UploadPart / UploadPartCopy (whose copy-source conditionals are CopyObject's): unwrap the upload's data key through the KMS (key state is
 //!   checked on every part), encrypt the part as a new stream with a fresh salt (so a re-uploaded
 //!   part never reuses a key and nonce), record the part in one transaction that also protects
 //!   its stream from the orphan sweep and hands a replaced part's stream to it.
@@ -127,6 +127,8 @@ pub struct CopySourceInput {
     pub range: Option<(u64, u64)>,
     /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
     pub customer: Option<crate::sse::CustomerKey>,
+    /// `x-amz-copy-source-if-*`, judged on the source as CopyObject judges them.
+    pub conditions: super::copy::SourceConditions,
 }
 
 /// One entry of a CompleteMultipartUpload list.
@@ -268,6 +270,17 @@ fn multipart_checksum(
             Ok(B64.encode(&bytes[8 - alg.digest_len()..]))
         }
     }
+}
+
+/// A part as the object record keeps it: its stream, with the part's own checksum of the
+/// upload's algorithm (what a read of that part number returns; see [`StreamRecord`]).
+fn object_part(p: &PartRecord, algorithm: Option<ChecksumAlgorithm>) -> StreamRecord {
+    let mut stream = p.stream.clone();
+    stream.checksums = algorithm
+        .and_then(|a| p.checksums.get_key_value(a.name()))
+        .map(|(k, v)| BTreeMap::from([(k.clone(), v.clone())]))
+        .unwrap_or_default();
+    stream
 }
 
 fn normalize_etag(s: &str) -> &str {
@@ -425,6 +438,8 @@ impl Service {
         let upload = self.part_upload(target, &mut checks)?;
         let src = self.head_object(&source.bucket, &source.key)?;
         self.check_customer_key(&src.sse, source.customer.as_ref())?;
+        // Judged on this record, which is then the one copied (as CopyObject).
+        source.conditions.check(&src)?;
         // The upload's key is checked before anything is read.
         let data_key = self.upload_data_key(&upload, target)?;
         if let Some((first, last)) = source.range
@@ -480,6 +495,7 @@ impl Service {
                 size,
                 part_number: target.part_number,
                 etag: md5_hex.clone(),
+                checksums: Default::default(),
             },
             last_modified_ms: self.now_millis(),
             md5_hex,
@@ -502,7 +518,7 @@ impl Service {
     }
 
     /// Deletes streams already listed in `orphans` (a failure is repaired at start-up).
-    fn delete_stream_ids(&self, streams: &[StreamId]) {
+    pub(super) fn delete_stream_ids(&self, streams: &[StreamId]) {
         for s in streams {
             if let Err(e) = self.store.delete_stream(s) {
                 tracing::warn!(error = %e, "could not delete an unused stream");
@@ -510,8 +526,9 @@ impl Service {
         }
     }
 
-    /// Removes part entries recorded while their upload was completed or aborted.
-    fn sweep_late_parts(&self, upload_id: &str) {
+    /// Removes part entries recorded while their upload was completed or aborted, or its
+    /// bucket deleted.
+    pub(super) fn sweep_late_parts(&self, upload_id: &str) {
         match self.store.sweep_upload_parts(upload_id) {
             Ok(late) => self.delete_stream_ids(&late),
             Err(e) => tracing::warn!(error = %e, "could not sweep late parts"),
@@ -586,11 +603,11 @@ impl Service {
             .into());
         }
         let mut checksums = BTreeMap::new();
-        if let Some(alg) = upload
+        let algorithm = upload
             .checksum_algorithm
             .as_deref()
-            .and_then(ChecksumAlgorithm::from_name)
-        {
+            .and_then(ChecksumAlgorithm::from_name);
+        if let Some(alg) = algorithm {
             let ty = upload
                 .checksum_type
                 .as_deref()
@@ -626,7 +643,7 @@ impl Service {
                 .to_string(),
                 chunk_size: CHUNK_SIZE as u32,
             },
-            parts: chosen.iter().map(|p| p.stream.clone()).collect(),
+            parts: chosen.iter().map(|p| object_part(p, algorithm)).collect(),
         };
         let commit = self.store.complete_upload(
             &input.bucket,
@@ -792,6 +809,7 @@ mod tests {
                 size,
                 part_number: n,
                 etag: hex::encode(r.md5.unwrap()),
+                checksums: Default::default(),
             },
             last_modified_ms: 0,
             md5_hex: hex::encode(r.md5.unwrap()),

@@ -192,6 +192,7 @@ impl Service {
                 size,
                 part_number: 0,
                 etag: String::new(),
+                checksums: Default::default(),
             }],
         };
         let conditions = input.conditions;

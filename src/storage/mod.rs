@@ -408,10 +408,11 @@ impl Store {
     }
 
     fn sweep_orphans(&self) -> Result<usize> {
-        let orphans = self.orphan_streams()?;
         // Multipart parts are recorded without a transaction: an orphan a part still references
-        // is kept (see `multipart::Store::commit_part`).
+        // is kept (see `multipart::Store::commit_part`). Listed first: stray part entries move
+        // their streams into `orphans` here.
         let parts = self.part_stream_ids()?;
+        let orphans = self.orphan_streams()?;
         let mut swept = 0;
         for s in &orphans {
             if parts.contains(s) {
@@ -473,8 +474,12 @@ impl Store {
         res.map_err(|_| StorageError::PreconditionFailed)
     }
 
-    /// Deletes an empty bucket. `BucketNotEmpty` if it holds any object.
-    pub fn delete_bucket(&self, name: &str) -> Result<()> {
+    /// Deletes a bucket that holds no object (`BucketNotEmpty` otherwise). Uploads in progress
+    /// do not keep it (as in AWS): they go with the bucket record in one transaction that puts
+    /// their parts' streams into `orphans` (see [`multipart`]). Returns what to reclaim after a
+    /// flush.
+    pub fn delete_bucket(&self, name: &str) -> Result<multipart::DiscardedUploads> {
+        // Exclusive: no object lands and no upload starts in the bucket until it is gone.
         let _gate = self.gate_exclusive();
         if self.inner.buckets.get(name.as_bytes())?.is_none() {
             return Err(StorageError::NoSuchBucket);
@@ -483,9 +488,9 @@ impl Store {
         if !tree.is_empty() {
             return Err(StorageError::BucketNotEmpty);
         }
-        self.inner.buckets.remove(name.as_bytes())?;
+        let discarded = self.remove_bucket_with_uploads(name)?;
         self.inner.db.drop_tree(objects_tree_name(name))?;
-        Ok(())
+        Ok(discarded)
     }
 
     fn objects(&self, bucket: &str) -> Result<sled::Tree> {

@@ -18,6 +18,13 @@
 //!   puts every stream the object does not reference into `orphans`. So a crash at any point
 //!   leaves every stream either referenced (by an object or a recorded part) or listed in
 //!   `orphans`, and an upload that was in progress survives a restart intact.
+//! - A part entry whose upload is gone (recorded while the upload was completed or aborted,
+//!   then a crash before the sweep of such late parts) is stray: the start-up sweep reclaims it.
+//! - Deleting a bucket removes the bucket record, every upload of the bucket and their part
+//!   entries in one transaction that puts every part stream into `orphans` (AWS discards
+//!   uploads in progress with their bucket): a crash leaves either the bucket with its uploads
+//!   intact or neither, with the streams for the sweep. So a bucket created later under the
+//!   same name never sees an earlier bucket's uploads.
 
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +107,15 @@ pub enum PartCommit {
     Recorded { replaced: Option<PartRecord> },
     /// The upload does not exist (never did, or completed or aborted meanwhile).
     NoSuchUpload,
+}
+
+/// What deleting a bucket discarded: every part stream (in `orphans` now; delete them after a
+/// flush) and the upload ids (to sweep for parts recorded while the bucket was deleted, as
+/// after an abort).
+#[derive(Debug, Default)]
+pub struct DiscardedUploads {
+    pub streams: Vec<StreamId>,
+    pub upload_ids: Vec<String>,
 }
 
 /// Outcome of completing an upload.
@@ -262,11 +278,38 @@ impl Store {
         Ok(PartCommit::Recorded { replaced })
     }
 
-    /// Every stream referenced by a recorded part (the start-up sweep keeps these).
+    /// For the start-up sweep only: every stream referenced by a part of an upload in progress
+    /// (the sweep keeps these). Part entries whose upload is gone are stray: a part recorded
+    /// while its upload was completed or aborted or its bucket deleted, with a crash before the
+    /// sweep of late parts ([`Store::sweep_upload_parts`]). Their streams go into `orphans` and
+    /// the entries are removed, so the sweep reclaims them.
     pub(super) fn part_stream_ids(&self) -> Result<std::collections::HashSet<StreamId>> {
+        let mut live_uploads = std::collections::HashSet::new();
+        for k in self.uploads_tree()?.iter().keys() {
+            let k = k?;
+            if let Some(id) = k
+                .len()
+                .checked_sub(UPLOAD_ID_LEN)
+                .and_then(|at| k.get(at..))
+            {
+                live_uploads.insert(id.to_vec());
+            }
+        }
+        let parts = self.parts_tree()?;
+        let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
         let mut out = std::collections::HashSet::new();
-        for kv in self.parts_tree()?.iter().values() {
-            out.insert(PartRecord::decode(&kv?)?.stream.stream_id);
+        for kv in parts.iter() {
+            let (k, v) = kv?;
+            let stream = PartRecord::decode(&v)?.stream.stream_id;
+            if k.get(..UPLOAD_ID_LEN)
+                .is_some_and(|id| live_uploads.contains(id))
+            {
+                out.insert(stream);
+            } else {
+                // Orphaned before it is unreferenced, as everywhere.
+                self.inner.orphans.insert(stream.0, &now)?;
+                parts.remove(k)?;
+            }
         }
         Ok(out)
     }
@@ -409,9 +452,60 @@ impl Store {
         Ok(r)
     }
 
+    /// Removes the record of `bucket` with every upload in progress in it, in one transaction
+    /// that also removes their part entries and puts every part stream into `orphans`.
+    ///
+    /// The caller holds the bucket gate exclusively (so no upload starts meanwhile) and has
+    /// checked that the bucket holds no object. Transactions cannot scan, so the uploads and
+    /// part numbers are listed first; a part recorded after that listing is left to
+    /// [`Store::sweep_upload_parts`] with the returned upload ids, as after an abort.
+    pub(super) fn remove_bucket_with_uploads(&self, bucket: &str) -> Result<DiscardedUploads> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError as Cte;
+        let uploads = self.uploads_tree()?;
+        let parts = self.parts_tree()?;
+        let mut listed: Vec<(Vec<u8>, String, Vec<Vec<u8>>)> = Vec::new();
+        for kv in uploads.scan_prefix(bucket_prefix(bucket)) {
+            let (k, _) = kv?;
+            let rest = k.get(bucket_prefix_len(&k)..).unwrap_or_default();
+            let (_, upload_id) = split_upload_key(rest)?;
+            let mut part_keys = Vec::new();
+            for pk in parts.scan_prefix(upload_id.as_bytes()).keys() {
+                part_keys.push(pk?.to_vec());
+            }
+            listed.push((k.to_vec(), upload_id, part_keys));
+        }
+        let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
+        let streams = (&self.inner.buckets, &uploads, &parts, &self.inner.orphans).transaction(
+            |(buckets, uploads, parts, orphans)| {
+                if buckets.remove(bucket.as_bytes())?.is_none() {
+                    return Err(Cte::Abort(StorageError::NoSuchBucket));
+                }
+                let mut streams = Vec::new();
+                for (ukey, _, part_keys) in &listed {
+                    uploads.remove(ukey.as_slice())?;
+                    for pk in part_keys {
+                        // The part as it is now: a re-upload since the listing orphaned the
+                        // stream it replaced itself.
+                        if let Some(v) = parts.remove(pk.as_slice())? {
+                            let p = PartRecord::decode(&v).map_err(Cte::Abort)?;
+                            orphans.insert(&p.stream.stream_id.0, &now)?;
+                            streams.push(p.stream.stream_id);
+                        }
+                    }
+                }
+                Ok(streams)
+            },
+        )?;
+        Ok(DiscardedUploads {
+            streams,
+            upload_ids: listed.into_iter().map(|(_, id, _)| id).collect(),
+        })
+    }
+
     /// Part entries left behind by a part recorded while its upload was being completed or
-    /// aborted (transactions here cannot scan): moves their streams into `orphans`, removes
-    /// the entries, and returns the streams to delete.
+    /// aborted, or its bucket deleted (transactions here cannot scan): moves their streams
+    /// into `orphans`, removes the entries, and returns the streams to delete.
     pub fn sweep_upload_parts(&self, upload_id: &str) -> Result<Vec<StreamId>> {
         let parts = self.parts_tree()?;
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
@@ -499,19 +593,23 @@ mod tests {
                     size: 4,
                     part_number: 1,
                     etag: String::new(),
+                    checksums: Default::default(),
                 },
                 last_modified_ms: 0,
                 md5_hex: String::new(),
                 checksums: Default::default(),
             };
             // The part record is in; its stream is still listed in `orphans` (the crash).
+            let id = "0123456789abcdef0123456789abcdef";
+            store
+                .uploads_tree()
+                .unwrap()
+                .insert(upload_key("b", "k", id), test_upload().encode())
+                .unwrap();
             store
                 .parts_tree()
                 .unwrap()
-                .insert(
-                    part_key("0123456789abcdef0123456789abcdef", 1),
-                    part.encode(),
-                )
+                .insert(part_key(id, 1), part.encode())
                 .unwrap();
             store.inner.db.flush().unwrap();
             (kept, swept)
@@ -520,6 +618,158 @@ mod tests {
         assert_eq!(store.count_chunks(&kept).unwrap(), 1);
         assert_eq!(store.count_chunks(&swept).unwrap(), 0);
         assert!(store.orphan_streams().unwrap().is_empty());
+    }
+
+    fn test_upload() -> UploadRecord {
+        UploadRecord {
+            initiated_ms: 0,
+            content_type: None,
+            headers: Default::default(),
+            user_meta: Vec::new(),
+            sse: super::super::records::SseRecord {
+                mode: super::super::records::SseMode::S3,
+                kms_key_arn: None,
+                wrapped_key: None,
+                context: Default::default(),
+                bucket_key: false,
+                customer_key_md5: None,
+                customer_key_mac: None,
+                bucket_key_salt: None,
+                outer_wrapped_key: None,
+            },
+            checksum_algorithm: None,
+            checksum_type: None,
+        }
+    }
+
+    /// Writes a one-chunk part the way UploadPart does and records it.
+    fn test_part(store: &Store, bucket: &str, key: &str, id: &str, n: u32) -> StreamId {
+        let s = store.begin_stream(0).unwrap();
+        store.put_chunk(&s, 0, b"part").unwrap();
+        let part = PartRecord {
+            stream: StreamRecord {
+                stream_id: s,
+                salt: vec![0; 32],
+                size: 4,
+                part_number: n,
+                etag: String::new(),
+                checksums: Default::default(),
+            },
+            last_modified_ms: 0,
+            md5_hex: String::new(),
+            checksums: Default::default(),
+        };
+        match store.commit_part(bucket, key, id, &part).unwrap() {
+            PartCommit::Recorded { .. } => s,
+            PartCommit::NoSuchUpload => panic!("no upload"),
+        }
+    }
+
+    /// A crash right after deleting a bucket (its transaction durable, no chunk deleted yet)
+    /// loses nothing and leaks nothing: the uploads are gone with the bucket, and the start-up
+    /// sweep reclaims their parts. Another bucket whose name extends this one's is untouched.
+    #[test]
+    fn bucket_deletion_discards_uploads_crash_safely() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = super::super::StoreOptions::default();
+        let bucket = super::super::records::BucketRecord {
+            created_ms: 0,
+            region: "us-east-1".into(),
+            encryption: None,
+        };
+        let (gone, kept) = {
+            let store = Store::open(dir.path(), &opts).unwrap();
+            store.create_bucket("bkt", &bucket).unwrap();
+            store.create_bucket("bkt2", &bucket).unwrap();
+            let a = Store::new_upload_id(1).unwrap();
+            let b = Store::new_upload_id(2).unwrap();
+            let c = Store::new_upload_id(3).unwrap();
+            store.create_upload("bkt", "a", &a, &test_upload()).unwrap();
+            store
+                .create_upload("bkt", "b\0x", &b, &test_upload())
+                .unwrap();
+            store
+                .create_upload("bkt2", "a", &c, &test_upload())
+                .unwrap();
+            let gone = vec![
+                test_part(&store, "bkt", "a", &a, 1),
+                test_part(&store, "bkt", "a", &a, 2),
+                test_part(&store, "bkt", "b\0x", &b, 1),
+            ];
+            let kept = test_part(&store, "bkt2", "a", &c, 1);
+            let discarded = store.delete_bucket("bkt").unwrap();
+            let mut streams = discarded.streams.clone();
+            streams.sort();
+            let mut want = gone.clone();
+            want.sort();
+            assert_eq!(streams, want);
+            let mut ids = discarded.upload_ids.clone();
+            ids.sort();
+            assert_eq!(ids, vec![a, b]);
+            store.inner.db.flush().unwrap();
+            (gone, kept)
+        };
+        let store = Store::open(dir.path(), &opts).unwrap();
+        for s in &gone {
+            assert_eq!(store.count_chunks(s).unwrap(), 0);
+        }
+        assert_eq!(store.count_chunks(&kept).unwrap(), 1);
+        assert!(store.orphan_streams().unwrap().is_empty());
+        store.create_bucket("bkt", &bucket).unwrap();
+        assert_eq!(store.list_uploads_from("bkt", "").unwrap().count(), 0);
+        assert_eq!(store.list_uploads_from("bkt2", "").unwrap().count(), 1);
+    }
+
+    /// A part recorded while its upload was being aborted (or completed, or its bucket
+    /// deleted) can miss that transaction; a crash before the sweep of late parts then leaves
+    /// a part entry without its upload and its stream out of `orphans`. Start-up reclaims it.
+    #[test]
+    fn stray_part_of_a_gone_upload_is_reclaimed_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = super::super::StoreOptions::default();
+        let bucket = super::super::records::BucketRecord {
+            created_ms: 0,
+            region: "us-east-1".into(),
+            encryption: None,
+        };
+        let (stray, kept) = {
+            let store = Store::open(dir.path(), &opts).unwrap();
+            store.create_bucket("bkt", &bucket).unwrap();
+            let gone = Store::new_upload_id(1).unwrap();
+            let live = Store::new_upload_id(2).unwrap();
+            store
+                .create_upload("bkt", "a", &gone, &test_upload())
+                .unwrap();
+            store
+                .create_upload("bkt", "b", &live, &test_upload())
+                .unwrap();
+            let listed = test_part(&store, "bkt", "a", &gone, 1);
+            let kept = test_part(&store, "bkt", "b", &live, 1);
+            // The abort's transaction saw part 1 only; part 2 was recorded after its listing
+            // and passed its own re-check of the upload just before the transaction.
+            let stray = test_part(&store, "bkt", "a", &gone, 2);
+            // What the abort's transaction does with what it listed.
+            store.inner.orphans.insert(listed.0, &[0u8; 8]).unwrap();
+            store
+                .parts_tree()
+                .unwrap()
+                .remove(part_key(&gone, 1))
+                .unwrap();
+            store
+                .uploads_tree()
+                .unwrap()
+                .remove(upload_key("bkt", "a", &gone))
+                .unwrap();
+            // The crash: nothing deleted, no late-part sweep.
+            store.inner.db.flush().unwrap();
+            (stray, kept)
+        };
+        let store = Store::open(dir.path(), &opts).unwrap();
+        assert_eq!(store.count_chunks(&stray).unwrap(), 0);
+        assert_eq!(store.count_chunks(&kept).unwrap(), 1);
+        assert!(store.orphan_streams().unwrap().is_empty());
+        let left: Vec<_> = store.parts_tree().unwrap().iter().keys().collect();
+        assert_eq!(left.len(), 1, "only the live upload's part entry is left");
     }
 
     #[test]

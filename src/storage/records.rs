@@ -147,6 +147,13 @@ pub struct StreamRecord {
     /// The part's ETag (multipart), without quotes.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub etag: String,
+    /// Multipart: the part's own flexible checksum of the upload's algorithm (`CRC32` ... ->
+    /// base64 of the part's plaintext), what GET and HEAD with `partNumber` return for a
+    /// COMPOSITE object. Empty for a single PUT, without an algorithm, and in records written
+    /// before it was kept (left out when empty, so such records encode as before). A part
+    /// entry of an upload in progress keeps its checksums in `PartRecord::checksums` instead.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
 }
 
 /// The current version of an object.
@@ -235,5 +242,39 @@ mod stream_id_hex {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StreamId, D::Error> {
         let s = String::deserialize(d)?;
         StreamId::from_hex(&s).ok_or_else(|| serde::de::Error::custom("bad stream id"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A multipart object record as written before parts kept their checksums: it decodes
+    /// with none, and re-encodes byte for byte (an empty map is left out).
+    #[test]
+    fn multipart_record_without_part_checksums_still_decodes() {
+        let json = concat!(
+            r#"{"size":3,"etag":"00112233445566778899aabbccddeeff-2","last_modified_ms":1,"#,
+            r#""headers":{},"user_meta":[],"checksums":{"CRC32":"AAAAAA==-2"},"#,
+            r#""sse":{"mode":"AES256","context":{},"bucket_key":false},"#,
+            r#""cipher":{"scheme":"AES-256-GCM/HKDF-SHA256/v1","chunk_size":65536},"#,
+            r#""parts":[{"stream_id":"00112233445566778899aabbccddeeff","salt":"AA==","size":1,"#,
+            r#""part_number":1,"etag":"aa"},{"stream_id":"ffeeddccbbaa99887766554433221100","#,
+            r#""salt":"AA==","size":2,"part_number":2,"etag":"bb"}]}"#
+        );
+        let mut bytes = vec![RECORD_V1];
+        bytes.extend_from_slice(json.as_bytes());
+        let rec = ObjectRecord::decode(&bytes).unwrap();
+        assert_eq!(rec.parts.len(), 2);
+        assert!(rec.parts.iter().all(|p| p.checksums.is_empty()));
+        assert_eq!(rec.encode(), bytes);
+
+        // A part checksum, once kept, round-trips.
+        let mut rec = rec;
+        rec.parts[0]
+            .checksums
+            .insert("CRC32".into(), "AAAAAQ==".into());
+        let again = ObjectRecord::decode(&rec.encode()).unwrap();
+        assert_eq!(again, rec);
     }
 }

@@ -30,6 +30,16 @@ fn http_date_secs(h: &http::HeaderMap, name: &str) -> Result<Option<u64>, S3Erro
         .map(crate::clock::unix_secs))
 }
 
+/// `x-amz-copy-source-if-*`, shared by CopyObject and UploadPartCopy.
+pub(super) fn source_conditions(h: &http::HeaderMap) -> Result<SourceConditions, S3Error> {
+    Ok(SourceConditions {
+        if_match: header_str(h, "x-amz-copy-source-if-match")?.map(str::to_string),
+        if_none_match: header_str(h, "x-amz-copy-source-if-none-match")?.map(str::to_string),
+        if_modified_since: http_date_secs(h, "x-amz-copy-source-if-modified-since")?,
+        if_unmodified_since: http_date_secs(h, "x-amz-copy-source-if-unmodified-since")?,
+    })
+}
+
 impl S3Api {
     pub(crate) async fn copy_object(
         &self,
@@ -94,12 +104,7 @@ impl S3Api {
                 )
             })?),
         };
-        let source_conditions = SourceConditions {
-            if_match: header_str(h, "x-amz-copy-source-if-match")?.map(str::to_string),
-            if_none_match: header_str(h, "x-amz-copy-source-if-none-match")?.map(str::to_string),
-            if_modified_since: http_date_secs(h, "x-amz-copy-source-if-modified-since")?,
-            if_unmodified_since: http_date_secs(h, "x-amz-copy-source-if-unmodified-since")?,
-        };
+        let source_conditions = source_conditions(h)?;
         let conditions = WriteConditions {
             if_none_match_star: header_str(h, "if-none-match")?.is_some_and(|v| v.trim() == "*"),
             if_match: header_str(h, "if-match")?.map(str::to_string),

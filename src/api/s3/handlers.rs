@@ -590,13 +590,16 @@ impl S3Api {
                 None => None,
             },
         };
-        let checksum_mode = range.is_none()
-            && header_str(h, "x-amz-checksum-mode")?
-                .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+        let checksum_mode = header_str(h, "x-amz-checksum-mode")?
+            .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+        let checksums = match (checksum_mode, range_header) {
+            (false, _) | (true, Some(_)) => None,
+            (true, None) => shown_checksums(&rec, part_number),
+        };
         let len = range.map_or(rec.size, |(s, e)| e - s + 1);
 
         let mut resp_headers = HeaderMap::new();
-        headers::object_headers(&mut resp_headers, &rec, checksum_mode);
+        headers::object_headers(&mut resp_headers, &rec, checksums);
         if let Some(o) = &overrides {
             apply_overrides(&mut resp_headers, o);
         }
@@ -736,6 +739,33 @@ pub(crate) async fn read_xml_body(
 }
 
 /// The plaintext range of part `n` (1-based); a single-PUT object is its own part 1.
+/// The checksums `x-amz-checksum-mode: ENABLED` shows for the whole object (`part: None`) or
+/// one part of it, as AWS: a part of a COMPOSITE multipart object has its own checksum (the
+/// one UploadPart returned, without the `-N`); a FULL_OBJECT checksum covers only the whole
+/// object, so it is shown for a part only when that part is the whole object. (A Range shows
+/// none: the caller does not ask.)
+fn shown_checksums(
+    rec: &ObjectRecord,
+    part: Option<u32>,
+) -> Option<&std::collections::BTreeMap<String, String>> {
+    let Some(n) = part else {
+        return Some(&rec.checksums);
+    };
+    let composite = rec
+        .checksums
+        .values()
+        .any(|v| headers::checksum_type_of(v) == "COMPOSITE");
+    if composite {
+        // Records written before parts kept their checksum have none to show.
+        let index = usize::try_from(n).ok()?.checked_sub(1)?;
+        rec.parts.get(index).map(|p| &p.checksums)
+    } else if rec.parts.len() == 1 {
+        Some(&rec.checksums)
+    } else {
+        None
+    }
+}
+
 fn part_range(rec: &ObjectRecord, n: u32) -> Result<(u64, u64), S3Error> {
     let not_satisfiable = || {
         S3Error::new(

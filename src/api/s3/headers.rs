@@ -448,7 +448,13 @@ pub fn checksum_type_of(value: &str) -> &'static str {
     }
 }
 
-pub fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord, checksum_mode: bool) {
+/// `checksums`: the flexible checksums to show (`x-amz-checksum-mode: ENABLED`), the object's
+/// or one part's (see the GET handler); their type is always the object's.
+pub fn object_headers(
+    h: &mut HeaderMap,
+    rec: &ObjectRecord,
+    checksums: Option<&std::collections::BTreeMap<String, String>>,
+) {
     insert(h, "etag", &format!("\"{}\"", rec.etag));
     insert(
         h,
@@ -492,8 +498,8 @@ pub fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord, checksum_mode: bool
     if let Some(arn) = &rec.sse.kms_key_arn {
         insert(h, "x-amz-meta-coffer-kms-key-id", arn);
     }
-    if checksum_mode {
-        for (alg, value) in &rec.checksums {
+    if let Some(shown) = checksums.filter(|c| !c.is_empty()) {
+        for (alg, value) in shown {
             if let Some(a) = ChecksumAlgorithm::from_name(alg) {
                 insert(h, a.header(), value);
             }

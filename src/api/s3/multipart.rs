@@ -242,6 +242,7 @@ impl S3Api {
             key: source.key.clone(),
             range: copy_source_range(h)?,
             customer: headers::customer_key(h, headers::SSE_C_COPY_SOURCE_PREFIX)?,
+            conditions: super::copy::source_conditions(h)?,
         };
         let (part, upload) = self
             .service
