@@ -41,8 +41,11 @@ pub struct Report {
     /// SSE-C objects: chunk lists checked, contents not decryptable without the customer key.
     pub skipped: u64,
     pub failures: Vec<Failure>,
-    /// Streams listed in `orphans` (interrupted or replaced writes): swept at the next start.
+    /// Streams listed in `orphans` (interrupted or replaced writes) or held by a part whose
+    /// upload is gone: swept at the next start.
     pub orphan_streams: Vec<(StreamId, u64)>,
+    /// Streams of parts of multipart uploads in progress (kept until completed or aborted).
+    pub upload_part_streams: u64,
     /// Streams with chunks that no record references and `orphans` does not list: a leak.
     pub unreferenced_streams: Vec<(StreamId, u64)>,
     /// Buckets whose object listing could not be read at all.
@@ -114,13 +117,23 @@ pub fn verify_store(store: &Store, service: &Service) -> Report {
             }
         }
     }
-    let orphans: BTreeSet<StreamId> = match store.orphan_streams() {
+    let mut orphans: BTreeSet<StreamId> = match store.orphan_streams() {
         Ok(o) => o.into_iter().collect(),
         Err(e) => {
             report.unreadable.push(("(orphans)".into(), e.to_string()));
             BTreeSet::new()
         }
     };
+    match store.part_streams() {
+        Ok(parts) => {
+            report.upload_part_streams = parts.in_progress.len() as u64;
+            referenced.extend(parts.in_progress);
+            orphans.extend(parts.stray.into_iter().map(|(_, s)| s));
+        }
+        Err(e) => report
+            .unreadable
+            .push(("(multipart parts)".into(), e.to_string())),
+    }
     match store.all_chunk_streams() {
         Ok(streams) => {
             for s in streams {
@@ -252,13 +265,14 @@ pub fn print_report(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "{}: {} objects, {} bytes verified, {} skipped (SSE-C), {} failed, {} orphaned and {} \
-         leaked streams",
+        "{}: {} objects, {} bytes verified, {} skipped (SSE-C), {} failed, {} parts of uploads \
+         in progress, {} orphaned and {} leaked streams",
         if r.is_clean() { "OK" } else { "FAILED" },
         r.objects,
         r.bytes,
         r.skipped,
         r.failures.len(),
+        r.upload_part_streams,
         r.orphan_streams.len(),
         r.unreferenced_streams.len()
     )

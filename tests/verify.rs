@@ -172,3 +172,47 @@ async fn verify_clean_orphaned_tampered_and_wrong_root_key() {
     assert!(!r.ok, "{}", r.stdout);
     assert!(r.stdout.contains("LEAK stream"), "{}", r.stdout);
 }
+
+/// Parts of an upload in progress are kept data, not a leak: `coffer verify` counts them and
+/// still exits 0.
+#[tokio::test]
+async fn verify_counts_parts_of_uploads_in_progress() {
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("verup").send().await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("verup")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = up.upload_id().unwrap().to_string();
+    for n in 1..=2 {
+        s3.upload_part()
+            .bucket("verup")
+            .key("big")
+            .upload_id(&upload_id)
+            .part_number(n)
+            .body(ByteStream::from(pattern(CHUNK_SIZE + 7, n as u64)))
+            .send()
+            .await
+            .unwrap();
+    }
+    drop(s3);
+    let dir = srv.stop();
+    let data = dir.path();
+
+    let r = verify(data, &[]);
+    assert!(
+        r.ok,
+        "an upload in progress is not a leak: {}{}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stdout.contains("2 parts of uploads in progress"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("LEAK"), "{}", r.stdout);
+}

@@ -168,6 +168,15 @@ fn split_upload_key(rest: &[u8]) -> Result<(String, String)> {
     ))
 }
 
+/// The result of [`Store::part_streams`].
+#[derive(Debug, Default)]
+pub struct PartStreams {
+    /// Streams of parts of uploads in progress.
+    pub in_progress: std::collections::HashSet<StreamId>,
+    /// Part entries (key, stream) whose upload is gone.
+    pub stray: Vec<(Vec<u8>, StreamId)>,
+}
+
 /// Is `s` shaped like an upload id this store hands out? (Anything else cannot exist.)
 pub fn valid_upload_id(s: &str) -> bool {
     s.len() == UPLOAD_ID_LEN && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -278,12 +287,10 @@ impl Store {
         Ok(PartCommit::Recorded { replaced })
     }
 
-    /// For the start-up sweep only: every stream referenced by a part of an upload in progress
-    /// (the sweep keeps these). Part entries whose upload is gone are stray: a part recorded
-    /// while its upload was completed or aborted or its bucket deleted, with a crash before the
-    /// sweep of late parts ([`Store::sweep_upload_parts`]). Their streams go into `orphans` and
-    /// the entries are removed, so the sweep reclaims them.
-    pub(super) fn part_stream_ids(&self) -> Result<std::collections::HashSet<StreamId>> {
+    /// Every recorded part's stream, split into those of uploads in progress and stray ones:
+    /// parts recorded while their upload was completed or aborted or its bucket deleted, with a
+    /// crash before the sweep of late parts ([`Store::sweep_upload_parts`]). Reads only.
+    pub fn part_streams(&self) -> Result<PartStreams> {
         let mut live_uploads = std::collections::HashSet::new();
         for k in self.uploads_tree()?.iter().keys() {
             let k = k?;
@@ -295,23 +302,34 @@ impl Store {
                 live_uploads.insert(id.to_vec());
             }
         }
-        let parts = self.parts_tree()?;
-        let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
-        let mut out = std::collections::HashSet::new();
-        for kv in parts.iter() {
+        let mut out = PartStreams::default();
+        for kv in self.parts_tree()?.iter() {
             let (k, v) = kv?;
             let stream = PartRecord::decode(&v)?.stream.stream_id;
             if k.get(..UPLOAD_ID_LEN)
                 .is_some_and(|id| live_uploads.contains(id))
             {
-                out.insert(stream);
+                out.in_progress.insert(stream);
             } else {
-                // Orphaned before it is unreferenced, as everywhere.
-                self.inner.orphans.insert(stream.0, &now)?;
-                parts.remove(k)?;
+                out.stray.push((k.to_vec(), stream));
             }
         }
         Ok(out)
+    }
+
+    /// For the start-up sweep only: the streams of parts of uploads in progress (the sweep keeps
+    /// these). Stray parts' streams go into `orphans` and their entries are removed, so the
+    /// sweep reclaims them.
+    pub(super) fn part_stream_ids(&self) -> Result<std::collections::HashSet<StreamId>> {
+        let PartStreams { in_progress, stray } = self.part_streams()?;
+        let parts = self.parts_tree()?;
+        let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
+        for (key, stream) in stray {
+            // Orphaned before it is unreferenced, as everywhere.
+            self.inner.orphans.insert(stream.0, &now)?;
+            parts.remove(key)?;
+        }
+        Ok(in_progress)
     }
 
     /// The recorded parts of an upload with part number `> after`, in part-number order.
