@@ -49,6 +49,21 @@ async fn put_part(s3: &Client, b: &str, k: &str, id: &str, n: i32, data: &[u8]) 
         .to_string()
 }
 
+/// Uploads a part to an upload that should be gone; returns the error code.
+async fn late_part(s3: &Client, b: &str, k: &str, id: &str, n: i32) -> String {
+    let err = s3
+        .upload_part()
+        .bucket(b)
+        .key(k)
+        .upload_id(id)
+        .part_number(n)
+        .body(ByteStream::from_static(b"late"))
+        .send()
+        .await
+        .unwrap_err();
+    code(&err)
+}
+
 fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(
@@ -294,17 +309,10 @@ async fn abort_reclaims_every_part() {
         .send()
         .await
         .unwrap();
-    let err = s3
-        .upload_part()
-        .bucket("mp-abort")
-        .key("k")
-        .upload_id(&id)
-        .part_number(3)
-        .body(ByteStream::from_static(b"late"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&err), "NoSuchUpload");
+    assert_eq!(
+        late_part(&s3, "mp-abort", "k", &id, 3).await,
+        "NoSuchUpload"
+    );
     let err = s3
         .abort_multipart_upload()
         .bucket("mp-abort")
@@ -1005,17 +1013,10 @@ async fn delete_bucket_discards_uploads_in_progress_and_their_parts() {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "NoSuchUpload");
-    let err = s3
-        .upload_part()
-        .bucket("mp-gone")
-        .key("dir/b")
-        .upload_id(&b)
-        .part_number(1)
-        .body(ByteStream::from_static(b"late"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&err), "NoSuchUpload");
+    assert_eq!(
+        late_part(&s3, "mp-gone", "dir/b", &b, 1).await,
+        "NoSuchUpload"
+    );
     let kept = s3
         .list_parts()
         .bucket("mp-kept")
