@@ -1,6 +1,7 @@
 //! Storage: the only module that names sled.
 //!
-//! Layout (sled 0.34.7, one database under `DATA_DIR/db`):
+//! Layout (sled 0.34.7, vendored with a memory patch: `src/vendor/sled/README.md`; one database
+//! under `DATA_DIR/db`):
 //!
 //! | tree              | key                                 | value                         |
 //! |-------------------|-------------------------------------|-------------------------------|
