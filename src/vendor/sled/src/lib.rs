@@ -144,9 +144,6 @@ mod tree;
 #[cfg(feature = "failpoints")]
 pub mod fail;
 
-#[cfg(feature = "docs")]
-pub mod doc;
-
 #[cfg(any(
     miri,
     not(any(

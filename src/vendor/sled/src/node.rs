@@ -708,7 +708,11 @@ impl Data {
     }
 
     pub(crate) fn is_index(&self) -> bool {
-        if let Data::Index(..) = self { true } else { false }
+        if let Data::Index(..) = self {
+            true
+        } else {
+            false
+        }
     }
 }
 
