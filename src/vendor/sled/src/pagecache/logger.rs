@@ -753,7 +753,10 @@ pub(crate) fn read_message<R: ReadAt>(
     }
 
     // perform crc check on everything that isn't Corrupted
-    let mut buf = vec![0; header_len];
+    // Coffer patch (see ../README.md): `vec![0; n]` is a zeroed allocation, which an allocator
+    // may satisfy by purging and re-faulting pages on every read; fill instead.
+    let mut buf = Vec::with_capacity(header_len);
+    buf.resize(header_len, 0);
 
     if header_len > len_after {
         // we have to read more data from disk
