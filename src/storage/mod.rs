@@ -37,6 +37,28 @@ use records::{BucketRecord, ObjectRecord};
 /// that sled 0.34 does not fsync, so this must stay well above the 64 KiB chunk size.
 pub const SEGMENT_SIZE: usize = 8 << 20;
 
+/// How long [`Store::open`] waits for a database lock held within this process.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// sled's I/O threads are shared by the whole process, and a write task can hold a database
+/// that was just closed for a moment after its last handle is gone. Reopening in the same
+/// process (an in-process restart, `verify` after a stop) waits for that instead of failing; a
+/// database locked by another process is still refused, after [`LOCK_WAIT`].
+fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// Length of a stream id. Do not change: it is part of every chunk key.
 pub const STREAM_ID_LEN: usize = 16;
 
@@ -233,12 +255,12 @@ impl Store {
     /// Opens the database without sweeping, so `coffer verify` can report what a crash left.
     /// Not for serving: streams listed in `orphans` still have their chunks.
     pub fn open_unswept(dir: &Path, opts: &StoreOptions) -> Result<Store> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .cache_capacity(opts.cache_capacity)
             .segment_size(SEGMENT_SIZE)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+            .mode(sled::Mode::HighThroughput);
+        let db = open_waiting_for_lock(&config)?;
         let store = Store {
             inner: Arc::new(Inner {
                 buckets: db.open_tree("buckets")?,

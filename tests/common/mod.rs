@@ -71,24 +71,11 @@ impl TestServer {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                // sled's I/O threads are shared by the whole process: after an in-process
-                // restart, a write task of the previous server may hold the store's lock file
-                // for a moment longer.
-                let mut attempts = 0;
-                let prepared = loop {
-                    match coffer::app::prepare(&cfg, Some(shared.clone())) {
-                        Ok(p) => break p,
-                        Err(e)
-                            if e.to_string().contains("could not acquire lock")
-                                && attempts < 100 =>
-                        {
-                            attempts += 1;
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                        Err(e) => {
-                            let _ = addr_tx.send(Err(e.to_string()));
-                            return;
-                        }
+                let prepared = match coffer::app::prepare(&cfg, Some(shared)) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = addr_tx.send(Err(e.to_string()));
+                        return;
                     }
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
