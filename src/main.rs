@@ -8,6 +8,19 @@ use clap::{Parser, Subcommand};
 use coffer::config::{Config, ProcessEnv};
 use coffer::server::tls::TlsSource;
 
+/// jemalloc rather than the system allocator: every GET and PUT moves 64 KiB chunk buffers through
+/// the allocator at up to GB/s, interleaved with sled's cached values. glibc kept the freed memory
+/// (fragmented over per-thread arenas) and the process stayed 100+ MiB above idle for good after
+/// one large transfer; jemalloc with one arena and a 100 ms decay, purged by its background thread,
+/// returns it (README, "Memory under large transfers"). `_RJEM_MALLOC_CONF` overrides the settings.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's compiled-in options (a C string it reads at start-up).
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static JEMALLOC_CONF: &[u8; 69] =
+    b"background_thread:true,narenas:1,dirty_decay_ms:100,muzzy_decay_ms:0\0";
+
 #[derive(Parser)]
 #[command(
     name = "coffer",
