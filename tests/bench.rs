@@ -25,7 +25,7 @@ fn tiny_args(json: Option<std::path::PathBuf>, scratch: &std::path::Path) -> Ben
         quiet: true,
         scratch_dir: Some(scratch.to_path_buf()),
         fill: false,
-        startup_check: false,
+        startup_check: true,
     }
 }
 
@@ -49,6 +49,9 @@ async fn bench_in_process_reports_every_phase() {
             .expect("valid JSON");
     let runs = report["runs"].as_array().expect("runs");
     assert_eq!(runs.len(), 2, "one run per SSE mode");
+    // --startup-check: two timed starts on the data the run left.
+    assert!(num(&report, "startup_seconds") > 0.0, "{report}");
+    assert!(num(&report, "second_startup_seconds") > 0.0, "{report}");
     for run in runs {
         let phases = run["phases"].as_array().expect("phases");
         let names: Vec<&str> = phases.iter().filter_map(|p| p["phase"].as_str()).collect();
