@@ -290,6 +290,18 @@ impl StabilityIntervals {
 /// Coffer patch: see `IoBufs::pending_full`.
 const MAX_PENDING_FULL_BUFFERS: usize = 2;
 
+/// Coffer patch: the longest a sealer waits for pending writes. Only a safety net: see
+/// `IoBufs::wait_for_pending_full_writes`.
+const MAX_PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+thread_local! {
+    /// Coffer patch: reservations this thread holds and has not completed or aborted yet. A
+    /// buffer is written only once all its reservations are done, so a thread holding one (a
+    /// transaction holds its batch reservation while it writes) must not wait for writes.
+    pub(in crate::pagecache) static OPEN_RESERVATIONS: std::cell::Cell<usize> =
+        std::cell::Cell::new(0);
+}
+
 pub(crate) struct IoBufs {
     pub config: RunningConfig,
 
@@ -590,11 +602,18 @@ impl IoBufs {
     }
 
     /// Coffer patch: waits while more than `MAX_PENDING_FULL_BUFFERS` full segment buffers
-    /// wait for their write (or until the log has failed, which stops all writes).
+    /// wait for their write. Never while this thread holds a reservation (the buffer holding it
+    /// cannot be written until it is done, so waiting could deadlock), never once the log has
+    /// failed (writes stop), and at most `MAX_PENDING_WAIT`.
     fn wait_for_pending_full_writes(&self) {
+        if OPEN_RESERVATIONS.with(|n| n.get()) > 0 {
+            return;
+        }
+        let deadline = std::time::Instant::now() + MAX_PENDING_WAIT;
         let mut pending = self.pending_full.lock();
         while *pending > MAX_PENDING_FULL_BUFFERS
             && self.config.global_error().is_ok()
+            && std::time::Instant::now() < deadline
         {
             let _ = self
                 .pending_full_written

@@ -378,6 +378,7 @@ impl Log {
                 DiskPtr::new_inline(reservation_lid)
             };
 
+            super::iobuf::OPEN_RESERVATIONS.with(|n| n.set(n.get() + 1));
             return Ok(Reservation {
                 iobuf,
                 log: self,

@@ -115,6 +115,8 @@ impl<'a> Reservation<'a> {
         }
 
         self.flushed = true;
+        super::iobuf::OPEN_RESERVATIONS
+            .with(|n| n.set(n.get().saturating_sub(1)));
 
         if !valid {
             // don't actually zero the message, still check its hash
