@@ -683,6 +683,14 @@ mod tests {
         }
     }
 
+    fn test_bucket() -> super::super::records::BucketRecord {
+        super::super::records::BucketRecord {
+            created_ms: 0,
+            region: "us-east-1".into(),
+            encryption: None,
+        }
+    }
+
     /// A crash right after deleting a bucket (its transaction durable, no chunk deleted yet)
     /// loses nothing and leaks nothing: the uploads are gone with the bucket, and the start-up
     /// sweep reclaims their parts. Another bucket whose name extends this one's is untouched.
@@ -690,11 +698,7 @@ mod tests {
     fn bucket_deletion_discards_uploads_crash_safely() {
         let dir = tempfile::tempdir().unwrap();
         let opts = super::super::StoreOptions::default();
-        let bucket = super::super::records::BucketRecord {
-            created_ms: 0,
-            region: "us-east-1".into(),
-            encryption: None,
-        };
+        let bucket = test_bucket();
         let (gone, kept) = {
             let store = Store::open(dir.path(), &opts).unwrap();
             store.create_bucket("bkt", &bucket).unwrap();
@@ -745,11 +749,7 @@ mod tests {
     fn stray_part_of_a_gone_upload_is_reclaimed_at_start_up() {
         let dir = tempfile::tempdir().unwrap();
         let opts = super::super::StoreOptions::default();
-        let bucket = super::super::records::BucketRecord {
-            created_ms: 0,
-            region: "us-east-1".into(),
-            encryption: None,
-        };
+        let bucket = test_bucket();
         let (stray, kept) = {
             let store = Store::open(dir.path(), &opts).unwrap();
             store.create_bucket("bkt", &bucket).unwrap();
