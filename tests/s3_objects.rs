@@ -835,8 +835,10 @@ async fn get_racing_overwrites_returns_a_whole_version() {
         .await
         .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = {
         let (s3, stop, versions) = (s3.clone(), stop.clone(), versions.clone());
+        let written = written.clone();
         tokio::spawn(async move {
             let mut n = 0usize;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -849,11 +851,19 @@ async fn get_racing_overwrites_returns_a_whole_version() {
                     .await
                     .unwrap();
                 n += 1;
+                written.store(n, std::sync::atomic::Ordering::SeqCst);
             }
             n
         })
     };
-    for i in 0..150 {
+    // At least 150 GETs, and on until the writer has overwritten the key 20 times (a loaded
+    // machine can make each durable PUT slow); bounded in time.
+    let started = std::time::Instant::now();
+    let mut i = 0;
+    while (i < 150 || written.load(std::sync::atomic::Ordering::SeqCst) < 20)
+        && started.elapsed() < std::time::Duration::from_secs(60)
+    {
+        i += 1;
         let got = s3
             .get_object()
             .bucket("race")
