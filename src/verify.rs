@@ -153,6 +153,25 @@ pub fn verify_store(store: &Store, service: &Service) -> Report {
     report
 }
 
+/// Compares one part's digests with the checksums its record keeps.
+fn check_part(
+    p: &crate::storage::records::StreamRecord,
+    digests: Vec<Digests>,
+    sums: &[(ChecksumAlgorithm, &String)],
+) -> Result<(), String> {
+    for (d, (alg, want)) in digests.into_iter().zip(sums) {
+        let got = d.finish().map_err(|e| e.to_string())?;
+        if got.checksums.get(alg.name()) != Some(*want) {
+            return Err(format!(
+                "part {} {} checksum mismatch",
+                p.part_number,
+                alg.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
 enum Checked {
     Verified,
     Skipped,
@@ -204,6 +223,34 @@ fn verify_object(store: &Store, service: &Service, rec: &ObjectRecord) -> Result
         })
         .collect();
     let mut md5 = Digests::new(BodyChecks::default(), check_md5);
+    // Composite checksums cannot be recomputed from the body alone, but each part keeps its
+    // own checksum (objects completed since parts kept them): check those part by part.
+    let part_sums: Vec<Vec<(ChecksumAlgorithm, &String)>> = rec
+        .parts
+        .iter()
+        .map(|p| {
+            p.checksums
+                .iter()
+                .filter_map(|(name, v)| ChecksumAlgorithm::from_name(name).map(|a| (a, v)))
+                .collect()
+        })
+        .collect();
+    let new_part_digests = |sums: &[(ChecksumAlgorithm, &String)]| -> Vec<Digests> {
+        sums.iter()
+            .map(|(a, _)| {
+                Digests::new(
+                    BodyChecks {
+                        checksum: Some((*a, None)),
+                        ..Default::default()
+                    },
+                    false,
+                )
+            })
+            .collect()
+    };
+    let mut part = 0usize;
+    let mut part_end = rec.parts[0].size;
+    let mut part_digests = new_part_digests(&part_sums[0]);
 
     let mut reader = service
         .open_object(rec, None, None)
@@ -217,10 +264,23 @@ fn verify_object(store: &Store, service: &Service, rec: &ObjectRecord) -> Result
         .map_err(|e| format!("decrypt failed at byte {len}: {e}"))?
     {
         len += piece.len() as u64;
-        for d in &mut digests {
+        for d in digests.iter_mut().chain(part_digests.iter_mut()) {
             d.update(&piece);
         }
         md5.update(&piece);
+        // A piece never spans two parts (each part is its own stream of chunks).
+        while len == part_end && part < rec.parts.len() {
+            check_part(
+                &rec.parts[part],
+                std::mem::take(&mut part_digests),
+                &part_sums[part],
+            )?;
+            part += 1;
+            if let Some(next) = rec.parts.get(part) {
+                part_end += next.size;
+                part_digests = new_part_digests(&part_sums[part]);
+            }
+        }
     }
     if len != rec.size {
         return Err(format!("decrypted {len} bytes, record says {}", rec.size));

@@ -216,3 +216,83 @@ async fn verify_counts_parts_of_uploads_in_progress() {
     );
     assert!(!r.stdout.contains("LEAK"), "{}", r.stdout);
 }
+
+/// A composite-checksum multipart object: `coffer verify` checks each part against the checksum
+/// its record keeps, and names the object when one does not match.
+#[tokio::test]
+async fn verify_checks_part_checksums_of_multipart_objects() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+    let srv = TestServer::start().await;
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("verparts").send().await.unwrap();
+    let id = s3
+        .create_multipart_upload()
+        .bucket("verparts")
+        .key("mp")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let mut done = CompletedMultipartUpload::builder();
+    for (n, body) in [
+        (1, pattern(5 * 1024 * 1024 + 3, 31)),
+        (2, pattern(70_001, 32)),
+    ] {
+        let out = s3
+            .upload_part()
+            .bucket("verparts")
+            .key("mp")
+            .upload_id(&id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        done = done.parts(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .checksum_crc32(out.checksum_crc32().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket("verparts")
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(done.build())
+        .send()
+        .await
+        .unwrap();
+    drop(s3);
+    let dir = srv.stop();
+    let data = dir.path();
+
+    let r = verify(data, &[]);
+    assert!(r.ok, "{}{}", r.stdout, r.stderr);
+
+    // Swap the two parts' stored checksums: each part now disagrees with its record.
+    with_store(data, |store| {
+        let mut rec = store.get_object("verparts", "mp").unwrap().unwrap();
+        assert_eq!(rec.parts.len(), 2);
+        assert!(rec.parts.iter().all(|p| p.checksums.contains_key("CRC32")));
+        let first = rec.parts[0].checksums.clone();
+        rec.parts[0].checksums = rec.parts[1].checksums.clone();
+        rec.parts[1].checksums = first;
+        store
+            .commit_object("verparts", "mp", &rec, &|_| Ok(()))
+            .unwrap();
+    });
+    let r = verify(data, &[]);
+    assert!(!r.ok, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("FAIL verparts/mp: part 1 CRC32 checksum mismatch"),
+        "{}",
+        r.stdout
+    );
+}
