@@ -153,23 +153,33 @@ pub fn verify_store(store: &Store, service: &Service) -> Report {
     report
 }
 
-/// Compares one part's digests with the checksums its record keeps.
-fn check_part(
-    p: &crate::storage::records::StreamRecord,
+/// One digest per expected checksum, in the same order.
+fn checksum_digests(sums: &[(ChecksumAlgorithm, &String)]) -> Vec<Digests> {
+    sums.iter()
+        .map(|(a, _)| {
+            Digests::new(
+                BodyChecks {
+                    checksum: Some((*a, None)),
+                    ..Default::default()
+                },
+                false,
+            )
+        })
+        .collect()
+}
+
+/// The algorithm of the first checksum the digests do not reproduce, if any.
+fn first_mismatch(
     digests: Vec<Digests>,
     sums: &[(ChecksumAlgorithm, &String)],
-) -> Result<(), String> {
+) -> Result<Option<&'static str>, String> {
     for (d, (alg, want)) in digests.into_iter().zip(sums) {
         let got = d.finish().map_err(|e| e.to_string())?;
         if got.checksums.get(alg.name()) != Some(*want) {
-            return Err(format!(
-                "part {} {} checksum mismatch",
-                p.part_number,
-                alg.name()
-            ));
+            return Ok(Some(alg.name()));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 enum Checked {
@@ -210,18 +220,7 @@ fn verify_object(store: &Store, service: &Service, rec: &ObjectRecord) -> Result
         .filter_map(|(name, v)| ChecksumAlgorithm::from_name(name).map(|a| (a, v)))
         .collect();
     let check_md5 = rec.sse.mode == SseMode::S3 && rec.parts.len() == 1 && !rec.etag.contains('-');
-    let mut digests: Vec<Digests> = sums
-        .iter()
-        .map(|(a, _)| {
-            Digests::new(
-                BodyChecks {
-                    checksum: Some((*a, None)),
-                    ..Default::default()
-                },
-                false,
-            )
-        })
-        .collect();
+    let mut digests = checksum_digests(&sums);
     let mut md5 = Digests::new(BodyChecks::default(), check_md5);
     // Composite checksums cannot be recomputed from the body alone, but each part keeps its
     // own checksum (objects completed since parts kept them): check those part by part.
@@ -235,22 +234,9 @@ fn verify_object(store: &Store, service: &Service, rec: &ObjectRecord) -> Result
                 .collect()
         })
         .collect();
-    let new_part_digests = |sums: &[(ChecksumAlgorithm, &String)]| -> Vec<Digests> {
-        sums.iter()
-            .map(|(a, _)| {
-                Digests::new(
-                    BodyChecks {
-                        checksum: Some((*a, None)),
-                        ..Default::default()
-                    },
-                    false,
-                )
-            })
-            .collect()
-    };
     let mut part = 0usize;
     let mut part_end = rec.parts[0].size;
-    let mut part_digests = new_part_digests(&part_sums[0]);
+    let mut part_digests = checksum_digests(&part_sums[0]);
 
     let mut reader = service
         .open_object(rec, None, None)
@@ -270,26 +256,23 @@ fn verify_object(store: &Store, service: &Service, rec: &ObjectRecord) -> Result
         md5.update(&piece);
         // A piece never spans two parts (each part is its own stream of chunks).
         while len == part_end && part < rec.parts.len() {
-            check_part(
-                &rec.parts[part],
-                std::mem::take(&mut part_digests),
-                &part_sums[part],
-            )?;
+            if let Some(alg) = first_mismatch(std::mem::take(&mut part_digests), &part_sums[part])?
+            {
+                let n = rec.parts[part].part_number;
+                return Err(format!("part {n} {alg} checksum mismatch"));
+            }
             part += 1;
             if let Some(next) = rec.parts.get(part) {
                 part_end += next.size;
-                part_digests = new_part_digests(&part_sums[part]);
+                part_digests = checksum_digests(&part_sums[part]);
             }
         }
     }
     if len != rec.size {
         return Err(format!("decrypted {len} bytes, record says {}", rec.size));
     }
-    for (d, (alg, want)) in digests.into_iter().zip(&sums) {
-        let got = d.finish().map_err(|e| e.to_string())?;
-        if got.checksums.get(alg.name()) != Some(*want) {
-            return Err(format!("{} checksum mismatch", alg.name()));
-        }
+    if let Some(alg) = first_mismatch(digests, &sums)? {
+        return Err(format!("{alg} checksum mismatch"));
     }
     if check_md5 {
         let got = md5.finish().map_err(|e| e.to_string())?;
