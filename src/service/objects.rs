@@ -18,7 +18,7 @@ use crate::sse::chunk::{
 };
 use crate::sse::{self, SseSpec};
 use crate::storage::records::{CipherParams, ObjectRecord, SseMode, StreamRecord};
-use crate::storage::{Store, StreamId};
+use crate::storage::{ChunkCursor, Store, StreamId};
 
 /// A request body, already de-framed by the protocol layer.
 pub trait BodySource: Send {
@@ -281,9 +281,17 @@ impl Service {
                 record.cipher.scheme, record.cipher.chunk_size
             )));
         }
+        let (start, end_excl) = match range {
+            Some((s, e)) => (s, e + 1),
+            None => (0, record.size),
+        };
+        // Only the parts the range covers are pinned (and looked up): a ranged GET of one part
+        // of a large multipart object must not touch every part's first leaf.
+        let (parts, parts_start) = covered_parts(&record.parts, start, end_excl);
+        let ids: Vec<StreamId> = parts.iter().map(|p| p.stream_id).collect();
         let pins = self
             .store
-            .pin_streams(&record.stream_ids())?
+            .pin_streams(&ids)?
             .ok_or(ServiceError::ObjectChanged)?;
         let data_key = self.envelope_key(&record.sse, customer)?;
         if data_key.scheme() != record.cipher.scheme {
@@ -292,17 +300,13 @@ impl Service {
                 record.cipher.scheme, record.sse.mode
             )));
         }
-        let (start, end_excl) = match range {
-            Some((s, e)) => (s, e + 1),
-            None => (0, record.size),
-        };
         Ok(ObjectReader::new(
             self.store.clone(),
             pins,
             data_key,
-            record.parts.clone(),
-            start,
-            end_excl,
+            parts.to_vec(),
+            start - parts_start,
+            end_excl - parts_start,
         ))
     }
 
@@ -402,6 +406,28 @@ async fn write_stream<B: BodySource>(
     Ok(index * CHUNK_SIZE as u64 + (buf.len() - cipher.overhead()) as u64)
 }
 
+/// The parts holding the plaintext range `[start, end)`, and the offset where the first of them
+/// begins. An empty range at the end (a zero-byte object) keeps the last part, whose single
+/// chunk still carries a tag to verify.
+fn covered_parts(parts: &[StreamRecord], start: u64, end: u64) -> (&[StreamRecord], u64) {
+    let mut offset = 0;
+    let mut first = None;
+    for (i, p) in parts.iter().enumerate() {
+        let part_end = offset + p.size;
+        let last = i + 1 == parts.len();
+        if first.is_none() && (part_end > start || last) {
+            first = Some((i, offset));
+        }
+        if let Some((lo, lo_offset)) = first
+            && (part_end >= end || last)
+        {
+            return (&parts[lo..=i], lo_offset);
+        }
+        offset = part_end;
+    }
+    (parts, 0)
+}
+
 /// Reads a plaintext range of an object, chunk by chunk, decrypting only the chunks it covers.
 pub struct ObjectReader {
     store: Store,
@@ -416,6 +442,14 @@ pub struct ObjectReader {
     part: usize,
     part_start: u64,
     cipher: Option<ChunkCipher>,
+    /// Where the current part is being read from; reset with `cipher` when the part changes.
+    cursor: Option<PartCursor>,
+}
+
+/// A chunk cursor on one part and the chunk index it yields next.
+struct PartCursor {
+    next: u64,
+    chunks: ChunkCursor,
 }
 
 impl ObjectReader {
@@ -437,6 +471,7 @@ impl ObjectReader {
             part: 0,
             part_start: 0,
             cipher: None,
+            cursor: None,
         }
     }
 
@@ -463,6 +498,7 @@ impl ObjectReader {
             self.part_start += self.parts[self.part].size;
             self.part += 1;
             self.cipher = None;
+            self.cursor = None;
         }
         let Some(p) = self.parts.get(self.part).cloned() else {
             return Err(ServiceError::Integrity(
@@ -494,10 +530,18 @@ impl ObjectReader {
             .get_or_insert_with(|| ChunkCipher::new(&self.data_key, &salt));
         let count = chunk::chunk_count(p.size);
         let is_final = index + 1 == count;
-        let mut buf = self
-            .store
-            .get_chunk(&p.stream_id, index)?
-            .ok_or_else(|| ServiceError::Integrity(format!("chunk {index} is missing")))?;
+        let cursor = match self.cursor.take() {
+            Some(c) if c.next == index => self.cursor.insert(c),
+            _ => self.cursor.insert(PartCursor {
+                next: index,
+                chunks: self.store.chunk_cursor(&p.stream_id, index),
+            }),
+        };
+        let mut buf = match cursor.chunks.next_chunk()? {
+            Some((i, v)) if i == index => v,
+            _ => return Err(ServiceError::Integrity(format!("chunk {index} is missing"))),
+        };
+        cursor.next = index + 1;
         cipher
             .decrypt_chunk(index, is_final, &mut buf)
             .map_err(|e| ServiceError::Integrity(e.to_string()))?;
@@ -506,7 +550,7 @@ impl ObjectReader {
                 "chunk {index} has the wrong length"
             )));
         }
-        if is_final && self.store.get_chunk(&p.stream_id, count)?.is_some() {
+        if is_final && cursor.chunks.next_chunk()?.is_some() {
             return Err(ServiceError::Integrity(
                 "stream has chunks past its final chunk".into(),
             ));
@@ -592,6 +636,35 @@ mod tests {
         assert!(r("items=0-1").is_none());
         assert!(RangeSpec::parse("bytes=a-b").is_err());
         assert!(RangeSpec::parse("bytes=1").is_err());
+    }
+
+    #[test]
+    fn covered_parts_pick_the_parts_a_range_touches() {
+        let part = |n: u8, size| StreamRecord {
+            stream_id: StreamId([n; crate::storage::STREAM_ID_LEN]),
+            salt: Vec::new(),
+            size,
+            part_number: u32::from(n),
+            etag: String::new(),
+            checksums: Default::default(),
+        };
+        let parts = [part(1, 10), part(2, 10), part(3, 5)];
+        let numbers = |start, end| {
+            let (p, offset) = covered_parts(&parts, start, end);
+            (p.iter().map(|p| p.part_number).collect::<Vec<_>>(), offset)
+        };
+        assert_eq!(numbers(0, 25), (vec![1, 2, 3], 0));
+        assert_eq!(numbers(0, 10), (vec![1], 0));
+        assert_eq!(numbers(9, 11), (vec![1, 2], 0));
+        assert_eq!(numbers(10, 20), (vec![2], 10));
+        assert_eq!(numbers(19, 21), (vec![2, 3], 10));
+        assert_eq!(numbers(24, 25), (vec![3], 20));
+        // A zero-byte object (one empty part) keeps its part: its tag is still checked.
+        let empty = [part(1, 0)];
+        let (p, offset) = covered_parts(&empty, 0, 0);
+        assert_eq!((p.len(), offset), (1, 0));
+        // A range past the parts (a corrupt record) ends at the last part; the reader reports it.
+        assert_eq!(numbers(24, 40), (vec![3], 20));
     }
 
     #[test]
