@@ -137,6 +137,24 @@ impl DoublyLinkedList {
         }
     }
 
+    /// Coffer patch: unlinks and frees a node of this list (the LRU moves a page between its
+    /// small-page and large-page lists).
+    pub(crate) fn remove(&mut self, ptr: *mut Node) {
+        unsafe {
+            if self.tail == ptr {
+                self.tail = (*ptr).next;
+            }
+
+            if self.head == ptr {
+                self.head = (*ptr).prev;
+            }
+
+            (*ptr).unwire();
+            self.len -= 1;
+            drop(Box::from_raw(ptr));
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn pop_head(&mut self) -> Option<PageId> {
         if self.head.is_null() {

@@ -16,13 +16,22 @@ use crate::{
 #[cfg(any(test, feature = "lock_free_delays"))]
 const MAX_QUEUE_ITEMS: usize = 4;
 
-// Coffer patch (see ../README.md): 8 instead of upstream's 64. Accesses are applied to the LRU
+// Coffer patch (see ../README.md): 4 instead of upstream's 64. Accesses are applied to the LRU
 // only once a shard has queued this many, so pages touched fewer times stay resident unaccounted.
 #[cfg(not(any(test, feature = "lock_free_delays")))]
-const MAX_QUEUE_ITEMS: usize = 8;
+const MAX_QUEUE_ITEMS: usize = 4;
 
 #[cfg(any(test, feature = "lock_free_delays"))]
 const N_SHARDS: usize = 2;
+
+/// Coffer patch (see ../README.md): pages at least this large (as accounted: sizes are rounded
+/// up to a power of two) are bulk data, leaves of 64 KiB chunk values, and are cached within
+/// their own share of the capacity so that streaming a large object neither grows the cache
+/// past that share nor pushes out the small, hot pages of records and indexes.
+const LARGE_PAGE: u64 = 512 * 1024;
+
+/// Coffer patch: the share of `cache_capacity` that large pages may use, as a divisor.
+const LARGE_PAGE_SHARE: u64 = 32;
 
 // Coffer patch (see ../README.md): 8 instead of upstream's 256. Each shard keeps at least its
 // most recently used page whatever its size, and a leaf of 64 KiB chunk values is ~1 MiB, so 256
@@ -226,10 +235,14 @@ impl Lru {
              capacity to be at least 256 bytes"
         );
         let shard_capacity = cache_capacity / N_SHARDS as u64;
+        let large_capacity = shard_capacity / LARGE_PAGE_SHARE;
 
         let mut shards = Vec::with_capacity(N_SHARDS);
         shards.resize_with(N_SHARDS, || {
-            (AccessQueue::default(), FastLock::new(Shard::new(shard_capacity)))
+            (
+                AccessQueue::default(),
+                FastLock::new(Shard::new(shard_capacity, large_capacity)),
+            )
         });
 
         Self { shards }
@@ -281,69 +294,117 @@ impl Lru {
 struct Entry {
     ptr: *mut Node,
     size: u64,
+    /// Coffer patch: which list `ptr` is in (`Shard::large`).
+    large: bool,
 }
 
 impl Default for Entry {
     fn default() -> Self {
-        Self { ptr: ptr::null_mut(), size: 0 }
+        Self { ptr: ptr::null_mut(), size: 0, large: false }
     }
 }
 
 struct Shard {
     list: DoublyLinkedList,
+    /// Coffer patch: pages of at least `LARGE_PAGE`, in their own recency order.
+    large: DoublyLinkedList,
     entries: Vec<Entry>,
     capacity: u64,
+    /// Coffer patch: at most this much of `size` is large pages.
+    large_capacity: u64,
     size: u64,
+    large_size: u64,
 }
 
 impl Shard {
-    fn new(capacity: u64) -> Self {
+    fn new(capacity: u64, large_capacity: u64) -> Self {
         assert!(capacity > 0, "shard capacity must be non-zero");
 
         Self {
             list: DoublyLinkedList::default(),
+            large: DoublyLinkedList::default(),
             entries: vec![],
             capacity,
+            large_capacity,
             size: 0,
+            large_size: 0,
         }
     }
 
     /// `PageId`s in the shard list are indexes of the entries.
+    ///
+    /// Coffer patch: a page is kept in the small or the large list by its size (moving when
+    /// it crosses `LARGE_PAGE`); large pages are evicted first, whenever they exceed their
+    /// share or the shard its capacity, and count against small pages only up to their share.
+    /// The page just accessed is never evicted.
     fn accessed(&mut self, pos: usize, size: u64) -> Vec<PageId> {
         if pos >= self.entries.len() {
             self.entries.resize(pos + 1, Entry::default());
         }
 
+        let large = size >= LARGE_PAGE;
         {
             let entry = &mut self.entries[pos];
 
             self.size -= entry.size;
+            if entry.large {
+                self.large_size -= entry.size;
+            }
+            if !entry.ptr.is_null() && entry.large != large {
+                if entry.large {
+                    self.large.remove(entry.ptr);
+                } else {
+                    self.list.remove(entry.ptr);
+                }
+                entry.ptr = ptr::null_mut();
+            }
             entry.size = size;
+            entry.large = large;
             self.size += size;
+            if large {
+                self.large_size += size;
+            }
 
+            let list = if large { &mut self.large } else { &mut self.list };
             if entry.ptr.is_null() {
-                entry.ptr = self.list.push_head(PageId::try_from(pos).unwrap());
+                entry.ptr = list.push_head(PageId::try_from(pos).unwrap());
             } else {
-                entry.ptr = self.list.promote(entry.ptr);
+                entry.ptr = list.promote(entry.ptr);
             }
         }
 
         let mut to_evict = vec![];
-        while self.size > self.capacity {
-            if self.list.len() == 1 {
-                // don't evict what we just added
-                break;
-            }
-
-            let min_pid = self.list.pop_tail().unwrap();
+        loop {
+            // the list holding what we just added must keep it: only pop
+            // from it while something else is left
+            let large_evictable = self.large.len() > usize::from(large);
+            let small_evictable = self.list.len() > usize::from(!large);
+            // large pages count against small ones only up to their share
+            let small_pressure = self.size - self.large_size
+                + self.large_size.min(self.large_capacity);
+            let victim = if large_evictable
+                && (self.large_size > self.large_capacity
+                    || self.size > self.capacity)
+            {
+                self.large.pop_tail()
+            } else if small_evictable && small_pressure > self.capacity {
+                self.list.pop_tail()
+            } else {
+                None
+            };
+            let Some(min_pid) = victim else { break };
             let min_pid_idx = safe_usize(min_pid);
+            let entry = &mut self.entries[min_pid_idx];
 
-            self.entries[min_pid_idx].ptr = ptr::null_mut();
+            entry.ptr = ptr::null_mut();
+            self.size -= entry.size;
+            if entry.large {
+                self.large_size -= entry.size;
+            }
+            entry.size = 0;
+            entry.large = false;
 
             to_evict.push(min_pid);
-
-            self.size -= self.entries[min_pid_idx].size;
-            self.entries[min_pid_idx].size = 0;
         }
 
         to_evict
@@ -353,6 +414,35 @@ impl Shard {
 #[inline]
 fn safe_usize(value: PageId) -> usize {
     usize::try_from(value).unwrap()
+}
+
+#[test]
+fn lru_large_pages_keep_to_their_share() {
+    // one shard of 64 KiB: large pages may use 8 KiB of it
+    let mut shard = Shard::new(64 * 1024, 8 * 1024);
+    let small = 1024;
+    for pos in 0..16 {
+        assert!(shard.accessed(pos, small).is_empty());
+    }
+    // large pages (here: anything of at least LARGE_PAGE) never push out small ones, and each
+    // new one evicts the previous because the share holds only one
+    for pos in 16..20 {
+        let evicted = shard.accessed(pos, LARGE_PAGE);
+        if pos > 16 {
+            assert_eq!(evicted, vec![pos as PageId - 1]);
+        }
+    }
+    assert_eq!(shard.size, 16 * small + LARGE_PAGE);
+    // a small page growing past LARGE_PAGE moves to the large list and displaces the other
+    assert_eq!(shard.accessed(0, LARGE_PAGE), vec![19]);
+    assert_eq!(shard.large.len(), 1);
+    assert_eq!(shard.list.len(), 15);
+    // and back
+    assert!(shard.accessed(0, small).is_empty());
+    assert_eq!(
+        (shard.large.len(), shard.list.len(), shard.large_size),
+        (0, 16, 0)
+    );
 }
 
 #[test]

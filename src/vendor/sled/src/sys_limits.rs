@@ -2,7 +2,8 @@
 
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 use std::io;
-#[cfg(any(target_os = "linux"))]
+#[cfg(target_os = "linux")]
+// Coffer: was `any(target_os = "linux")` (clippy)
 use {std::fs::File, std::io::Read};
 
 /// See the Kernel's documentation for more information about this subsystem,

@@ -156,6 +156,9 @@ impl Tree {
         V: Into<IVec>,
     {
         let value = value.into();
+        // Coffer patch (see ../README.md): writers wait for the log to catch up before they
+        // pin an epoch, not while they hold one.
+        self.context.pagecache.log.iobufs.wait_for_pending_full_writes();
         let mut guard = pin();
         let _cc = concurrency_control::read();
         loop {

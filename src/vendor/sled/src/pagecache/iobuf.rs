@@ -1,7 +1,7 @@
 use std::{
     alloc::{alloc, dealloc, Layout},
     cell::UnsafeCell,
-    sync::atomic::AtomicPtr,
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering::AcqRel},
 };
 
 use crate::{pagecache::*, *};
@@ -27,7 +27,19 @@ macro_rules! io_fail {
     };
 }
 
-struct AlignedBuf(*mut u8, usize);
+// Coffer patch (see ../README.md): the pointer is atomic and the buffer counts the `IoBuf`s
+// carved from it that still have to be written, so that a full segment buffer's memory is
+// released as soon as its last byte is on disk. Upstream frees it when the last `IoBuf`
+// referring to it is dropped, which waits for the epoch to advance: under load a thread
+// pinned for a while let 8 MiB buffers pile up (9 live at once were observed).
+struct AlignedBuf {
+    ptr: AtomicPtr<u8>,
+    len: usize,
+    /// `IoBuf`s over this buffer not yet written.
+    unwritten: AtomicUsize,
+    /// The last `IoBuf` over this buffer has been sealed: no more will be carved from it.
+    full: AtomicBool,
+}
 
 #[allow(unsafe_code)]
 unsafe impl Send for AlignedBuf {}
@@ -42,16 +54,51 @@ impl AlignedBuf {
 
         assert!(!ptr.is_null(), "failed to allocate critical IO buffer");
 
-        AlignedBuf(ptr, len)
+        AlignedBuf {
+            ptr: AtomicPtr::new(ptr),
+            len,
+            unwritten: AtomicUsize::new(1),
+            full: AtomicBool::new(false),
+        }
+    }
+
+    fn ptr(&self) -> *mut u8 {
+        let ptr = self.ptr.load(Acquire);
+        assert!(!ptr.is_null(), "IO buffer used after it was released");
+        ptr
+    }
+
+    /// Coffer patch: one `IoBuf` over this buffer has been written; release the memory if
+    /// that was the last one and no more will be carved from it.
+    fn written(&self) {
+        if self.unwritten.fetch_sub(1, AcqRel) == 1 && self.full.load(Acquire) {
+            self.release();
+        }
+    }
+
+    /// Coffer patch: no more `IoBuf`s will be carved from this buffer; release the memory if
+    /// every one of them has been written already.
+    fn mark_full(&self) {
+        self.full.store(true, Release);
+        if self.unwritten.load(Acquire) == 0 {
+            self.release();
+        }
+    }
+
+    fn release(&self) {
+        let ptr = self.ptr.swap(std::ptr::null_mut(), AcqRel);
+        if !ptr.is_null() {
+            let layout = Layout::from_size_align(self.len, 8192).unwrap();
+            unsafe {
+                dealloc(ptr, layout);
+            }
+        }
     }
 }
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
-        let layout = Layout::from_size_align(self.1, 8192).unwrap();
-        unsafe {
-            dealloc(self.0, layout);
-        }
+        self.release();
     }
 }
 
@@ -102,9 +149,9 @@ impl IoBuf {
         let buf_ptr = self.buf.get();
 
         unsafe {
-            assert!((*buf_ptr).1 >= at + len);
+            assert!((*buf_ptr).len >= at + len);
             std::slice::from_raw_parts_mut(
-                (*buf_ptr).0.add(self.base + at),
+                (*buf_ptr).ptr().add(self.base + at),
                 len,
             )
         }
@@ -134,7 +181,7 @@ impl IoBuf {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 header_bytes.as_ptr(),
-                (*self.buf.get()).0,
+                (*self.buf.get()).ptr(),
                 SEG_HEADER_LEN,
             );
         }
@@ -287,10 +334,11 @@ impl StabilityIntervals {
     }
 }
 
-/// Coffer patch: see `IoBufs::pending_full`.
-const MAX_PENDING_FULL_BUFFERS: usize = 2;
+/// Coffer patch: see `IoBufs::pending_full`. With none allowed, a writer waits while a full
+/// buffer is being written, so about two segment buffers are live.
+const MAX_PENDING_FULL_BUFFERS: usize = 0;
 
-/// Coffer patch: the longest a sealer waits for pending writes. Only a safety net: see
+/// Coffer patch: the longest a writer waits for pending writes. Only a safety net: see
 /// `IoBufs::wait_for_pending_full_writes`.
 const MAX_PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -331,8 +379,8 @@ pub(crate) struct IoBufs {
     deferred_segment_ops: stack::Stack<SegmentOp>,
     // Coffer patch (see ../README.md): full segment buffers sealed but not yet written. Upstream
     // never waits for the disk, so a writer faster than the disk queued an unbounded number of
-    // segment-sized buffers in memory; a sealer now waits while more than
-    // `MAX_PENDING_FULL_BUFFERS` are pending.
+    // segment-sized buffers in memory; a writer now waits (before it starts, see
+    // `wait_for_pending_full_writes`) while more than `MAX_PENDING_FULL_BUFFERS` are pending.
     pending_full: Mutex<usize>,
     pending_full_written: Condvar,
     #[cfg(feature = "io_uring")]
@@ -592,6 +640,9 @@ impl IoBufs {
     pub(crate) fn write_to_log(&self, iobuf: &IoBuf) -> Result<()> {
         let maxed = header::is_maxed(iobuf.get_header());
         let ret = self.write_to_log_inner(iobuf);
+        // Coffer patch: see `AlignedBuf`.
+        #[allow(unsafe_code)]
+        unsafe { &*iobuf.buf.get() }.written();
         if maxed {
             let mut pending = self.pending_full.lock();
             *pending = pending.saturating_sub(1);
@@ -602,10 +653,13 @@ impl IoBufs {
     }
 
     /// Coffer patch: waits while more than `MAX_PENDING_FULL_BUFFERS` full segment buffers
-    /// wait for their write. Never while this thread holds a reservation (the buffer holding it
-    /// cannot be written until it is done, so waiting could deadlock), never once the log has
-    /// failed (writes stop), and at most `MAX_PENDING_WAIT`.
-    fn wait_for_pending_full_writes(&self) {
+    /// wait for their write. `Tree::insert` calls this before it pins an epoch: a thread that
+    /// waits while pinned holds back the reclamation of everything deferred meanwhile (evicted
+    /// pages, replaced nodes), which is worse than the buffers it saves. Never while this
+    /// thread holds a reservation (the buffer holding it cannot be written until it is done,
+    /// so waiting could deadlock), never once the log has failed (writes stop), and at most
+    /// `MAX_PENDING_WAIT`.
+    pub(crate) fn wait_for_pending_full_writes(&self) {
         if OPEN_RESERVATIONS.with(|n| n.get()) > 0 {
             return;
         }
@@ -1113,6 +1167,9 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
 
     if maxed {
         *iobufs.pending_full.lock() += 1;
+        // Coffer patch: see `AlignedBuf`.
+        #[allow(unsafe_code)]
+        unsafe { &*iobuf.buf.get() }.mark_full();
     }
 
     assert!(
@@ -1199,7 +1256,12 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
 
         IoBuf {
             // reuse the previous io buffer
-            buf: iobuf.buf.clone(),
+            buf: {
+                // Coffer patch: see `AlignedBuf`.
+                #[allow(unsafe_code)]
+                unsafe { &*iobuf.buf.get() }.unwritten.fetch_add(1, AcqRel);
+                iobuf.buf.clone()
+            },
             header: CachePadded::new(AtomicU64::new(new_salt)),
             base: iobuf.base + res_len,
             offset: next_offset,
@@ -1236,11 +1298,7 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
     drop(measure_assign_offset);
 
     // if writers is 0, it's our responsibility to write the buffer.
-    let ret = write_sealed_if_unwritten(iobufs, iobuf, sealed, lsn);
-    if maxed {
-        iobufs.wait_for_pending_full_writes();
-    }
-    ret
+    write_sealed_if_unwritten(iobufs, iobuf, sealed, lsn)
 }
 
 fn write_sealed_if_unwritten(
