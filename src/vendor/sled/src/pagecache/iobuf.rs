@@ -334,9 +334,14 @@ impl StabilityIntervals {
     }
 }
 
-/// Coffer patch: see `IoBufs::pending_full`. With none allowed, a writer waits while a full
-/// buffer is being written, so about two segment buffers are live.
+/// Coffer patch: see `IoBufs::pending_full`. With none allowed, a writer waits when the buffer
+/// being filled is nearly full while the previous one is still being written, so about two
+/// segment buffers are live.
 const MAX_PENDING_FULL_BUFFERS: usize = 0;
+
+/// Coffer patch: how close to full the buffer being filled must be before a writer waits for
+/// the previous one's write (room for the messages of the writers already past the check).
+const NEARLY_FULL: usize = 2 << 20;
 
 /// Coffer patch: the longest a writer waits for pending writes. Only a safety net: see
 /// `IoBufs::wait_for_pending_full_writes`.
@@ -663,6 +668,11 @@ impl IoBufs {
         if OPEN_RESERVATIONS.with(|n| n.get()) > 0 {
             return;
         }
+        if *self.pending_full.lock() <= MAX_PENDING_FULL_BUFFERS
+            || !self.current_buffer_nearly_full()
+        {
+            return;
+        }
         let deadline = std::time::Instant::now() + MAX_PENDING_WAIT;
         let mut pending = self.pending_full.lock();
         while *pending > MAX_PENDING_FULL_BUFFERS
@@ -673,6 +683,18 @@ impl IoBufs {
                 .pending_full_written
                 .wait_for(&mut pending, std::time::Duration::from_millis(100));
         }
+    }
+
+    /// Coffer patch: whether the buffer being filled has less than `NEARLY_FULL` left (or is
+    /// sealed). Writers keep filling it while the previous one is written; they wait only
+    /// when filling it would need a third buffer.
+    fn current_buffer_nearly_full(&self) -> bool {
+        let _guard = pin();
+        let iobuf = self.current_iobuf();
+        let header = iobuf.get_header();
+        header::is_sealed(header)
+            || iobuf.capacity.saturating_sub(header::offset(header))
+                < NEARLY_FULL
     }
 
     fn write_to_log_inner(&self, iobuf: &IoBuf) -> Result<()> {
