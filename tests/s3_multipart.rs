@@ -14,39 +14,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::{Digest, Md5};
 
+use crate::common::multipart::*;
 use crate::common::*;
 
 const MIB: usize = 1 << 20;
 
 async fn bucket(s3: &Client, name: &str) {
     s3.create_bucket().bucket(name).send().await.unwrap();
-}
-
-async fn create(s3: &Client, b: &str, k: &str) -> String {
-    s3.create_multipart_upload()
-        .bucket(b)
-        .key(k)
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_string()
-}
-
-async fn put_part(s3: &Client, b: &str, k: &str, id: &str, n: i32, data: &[u8]) -> String {
-    s3.upload_part()
-        .bucket(b)
-        .key(k)
-        .upload_id(id)
-        .part_number(n)
-        .body(ByteStream::from(data.to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .e_tag()
-        .unwrap()
-        .to_string()
 }
 
 /// Uploads a part to an upload that should be gone; returns the error code.
@@ -62,31 +36,6 @@ async fn late_part(s3: &Client, b: &str, k: &str, id: &str, n: i32) -> String {
         .await
         .unwrap_err();
     code(&err)
-}
-
-fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
-    CompletedMultipartUpload::builder()
-        .set_parts(Some(
-            parts
-                .iter()
-                .map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build())
-                .collect(),
-        ))
-        .build()
-}
-
-async fn complete(s3: &Client, b: &str, k: &str, id: &str, parts: &[(i32, String)]) -> String {
-    s3.complete_multipart_upload()
-        .bucket(b)
-        .key(k)
-        .upload_id(id)
-        .multipart_upload(completed(parts))
-        .send()
-        .await
-        .unwrap()
-        .e_tag()
-        .unwrap()
-        .to_string()
 }
 
 async fn get(s3: &Client, b: &str, k: &str) -> Vec<u8> {

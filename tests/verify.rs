@@ -180,24 +180,10 @@ async fn verify_counts_parts_of_uploads_in_progress() {
     let srv = TestServer::start().await;
     let s3 = srv.s3();
     s3.create_bucket().bucket("verup").send().await.unwrap();
-    let up = s3
-        .create_multipart_upload()
-        .bucket("verup")
-        .key("big")
-        .send()
-        .await
-        .unwrap();
-    let upload_id = up.upload_id().unwrap().to_string();
+    let upload_id = multipart::create(&s3, "verup", "big").await;
     for n in 1..=2 {
-        s3.upload_part()
-            .bucket("verup")
-            .key("big")
-            .upload_id(&upload_id)
-            .part_number(n)
-            .body(ByteStream::from(pattern(CHUNK_SIZE + 7, n as u64)))
-            .send()
-            .await
-            .unwrap();
+        let body = pattern(CHUNK_SIZE + 7, n as u64);
+        multipart::put_part(&s3, "verup", "big", &upload_id, n, &body).await;
     }
     drop(s3);
     let dir = srv.stop();

@@ -13,6 +13,7 @@ use coffer::clock::{OffsetClock, SharedClock};
 use coffer::config::Config;
 use tokio::sync::oneshot;
 
+pub mod multipart;
 pub mod raw;
 pub use raw::{RawRequest, RawResponse};
 
