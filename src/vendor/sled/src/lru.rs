@@ -367,6 +367,7 @@ impl Shard {
 
             let list = if large { &mut self.large } else { &mut self.list };
             if entry.ptr.is_null() {
+                // pos came from a PageId (`decompose`), so it converts back
                 entry.ptr = list.push_head(PageId::try_from(pos).unwrap());
             } else {
                 entry.ptr = list.promote(entry.ptr);

@@ -88,6 +88,7 @@ impl AlignedBuf {
     fn release(&self) {
         let ptr = self.ptr.swap(std::ptr::null_mut(), AcqRel);
         if !ptr.is_null() {
+            // the layout `new` allocated with, which was valid then
             let layout = Layout::from_size_align(self.len, 8192).unwrap();
             unsafe {
                 dealloc(ptr, layout);
