@@ -770,6 +770,41 @@ mod tests {
         assert_eq!(store.get_chunk(&ids[1], 7).unwrap(), None);
     }
 
+    /// Regression: a leaf of full chunks ending in a short one (a stream's last chunk) must
+    /// split so that neither half merges straight back. The first version of the split-link
+    /// patch moved only the short chunk right, the new leaf merged back at once, and one
+    /// insert or delete after it split and merged forever, writing the log until the disk was
+    /// full (seen in the crash test's orphan sweep). Bounded so a regression fails, not hangs.
+    #[test]
+    fn appends_after_a_short_chunk_split_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let path = dir.path().to_owned();
+        std::thread::spawn(move || {
+            let store = Store::open(&path, &StoreOptions::default()).unwrap();
+            let full = vec![1u8; 64 * 1024 + 16];
+            let ids: Vec<StreamId> = (0..4).map(|n| store.begin_stream(n).unwrap()).collect();
+            for id in &ids {
+                // A leaf of chunks 0-7 (full) and 8 (short), then an insert after them all.
+                for i in 0..7u64 {
+                    store.put_chunk(id, i, &full).unwrap();
+                }
+                store.put_chunk(id, 8, b"short").unwrap();
+                store.put_chunk(id, 7, &full).unwrap();
+                store.put_chunk(id, 9, &full).unwrap();
+            }
+            for id in &ids {
+                store.delete_stream(id).unwrap();
+            }
+            let left: u64 = ids.iter().map(|id| store.count_chunks(id).unwrap()).sum();
+            done.send(left).unwrap();
+        });
+        let left = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("inserts and deletes around a short chunk finish");
+        assert_eq!(left, 0);
+    }
+
     /// Regression: with sled's `flush_async`, concurrent flushes could hang forever (seen as
     /// `aws s3 rm --recursive` timing out: ten DELETEs flushing at once).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,6 +114,8 @@ mod arc;
 mod atomic_shim;
 mod batch;
 mod binary_search;
+#[cfg(test)]
+mod coffer_patch_tests;
 mod concurrency_control;
 mod config;
 mod context;
@@ -138,6 +140,7 @@ mod stack;
 mod subscriber;
 mod sys_limits;
 pub mod transaction;
+
 mod tree;
 
 /// Functionality for conditionally triggering failpoints under test.
@@ -345,6 +348,11 @@ pub(crate) enum Link {
     ParentMergeConfirm,
     /// A Node is marked for being merged into its left sibling
     ChildMergeCap,
+    /// Coffer patch (see ../README.md): the left half of a leaf split, as a delta. The leaf
+    /// keeps only its entries below `hi`, which becomes its upper bound, and `next` (already
+    /// written, holding the rest) becomes its right sibling. Upstream rewrites the whole left
+    /// half instead; for leaves of large values that rewrite was most of the log's volume.
+    Split { hi: IVec, next: PageId },
 }
 
 /// A fast map that is not resistant to collision attacks. Works

@@ -1,4 +1,4 @@
-use std::{num::NonZeroU64, ops::Bound};
+use std::{cmp::Ordering, num::NonZeroU64, ops::Bound};
 
 use super::*;
 
@@ -6,13 +6,22 @@ use super::*;
 /// it has more than `LEAF_SPLIT_MIN_ITEMS` entries), not only past 16 entries. Coffer's chunk
 /// values are 64 KiB, so upstream's leaves grew to 17 chunks (~1.1 MiB) and a leaf filled by
 /// appends was consolidated (rewritten whole) after 10 updates and then rewritten again by the
-/// split; now a leaf holds 4 to 9 chunks, splits before it needs consolidating, and a reader
+/// split; now a leaf holds up to 8 full chunks (filled by appends: 1 to 8 while it is the
+/// stream's last, see `byte_split_index`), splits before it needs consolidating, and a reader
 /// or writer touching one chunk pages in at most ~0.6 MiB.
 const LEAF_SPLIT_BYTES: usize = 512 * 1024;
 const LEAF_SPLIT_MIN_ITEMS: usize = 2;
 
 /// Coffer patch: a leaf below upstream's entry count merges only when it is also this small.
 const LEAF_MERGE_MAX_BYTES: usize = 32 * 1024;
+
+/// Upstream's leaf merge threshold, with the Coffer patch's byte limit: a leaf that splits by
+/// bytes (few, large values) does not merge back unless it has become small in bytes too.
+fn leaf_small_enough_to_merge(entries: usize, value_bytes: usize) -> bool {
+    let threshold =
+        if cfg!(any(test, feature = "lock_free_delays")) { 1 } else { 4 };
+    entries < threshold && value_bytes < LEAF_MERGE_MAX_BYTES
+}
 
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Node {
@@ -115,6 +124,9 @@ impl Node {
             ChildMergeCap => {
                 self.merging = true;
             }
+            Split { ref hi, next } => {
+                self.split_off_right(hi, next);
+            }
         }
     }
 
@@ -175,18 +187,75 @@ impl Node {
         true
     }
 
-    pub(crate) fn split(mut self) -> (Node, Node) {
+    pub(crate) fn split(self) -> (Node, Node) {
+        let split_point = self.data.len() / 2 + 1;
+        self.split_at_index(split_point)
+    }
+
+    /// Coffer patch (see ../README.md): where a leaf of large values (past `LEAF_SPLIT_BYTES`)
+    /// splits, or `None` if it does not split by bytes. With `key` (the key being inserted
+    /// or removed), appends (a stream's chunks, in key order) leave full leaves behind them
+    /// that are never written again: the entries after `key`'s position move right, or, when
+    /// `key` goes last, only the last entry does. Otherwise, or if that point does not fit,
+    /// upstream's middle point, then any other. A point fits only if neither half would merge
+    /// (`should_merge`): a half that merged straight back would be split again by the same
+    /// traversal, forever.
+    pub(crate) fn byte_split_index(&self, key: Option<&[u8]>) -> Option<usize> {
+        let leaf = match self.data {
+            Data::Leaf(ref leaf) => leaf,
+            Data::Index(..) => return None,
+        };
+        let len = leaf.keys.len();
+        let bytes: usize = leaf.values.iter().map(|v| v.len()).sum();
+        if len <= LEAF_SPLIT_MIN_ITEMS || bytes <= LEAF_SPLIT_BYTES {
+            return None;
+        }
+        let fits = |at: usize| {
+            let left: usize = leaf.values[..at].iter().map(|v| v.len()).sum();
+            at > 0
+                && at < len
+                && !leaf_small_enough_to_merge(at, left)
+                && !leaf_small_enough_to_merge(len - at, bytes - left)
+        };
+        let append = key.map(|key| {
+            let position = if !key.starts_with(self.prefix()) {
+                if key < &*self.lo {
+                    0
+                } else {
+                    len
+                }
+            } else {
+                let suffix = &key[self.prefix_len as usize..];
+                leaf.keys
+                    .partition_point(|k| fastcmp(k, suffix) == Ordering::Less)
+            };
+            if position < len {
+                position
+            } else {
+                position - 1
+            }
+        });
+        append
+            .into_iter()
+            .chain(std::iter::once(len / 2 + 1))
+            .chain(1..len)
+            .find(|&at| fits(at))
+    }
+
+    /// Coffer patch: upstream's `split` with the first entry of the right half given.
+    pub(crate) fn split_at_index(mut self, split_point: usize) -> (Node, Node) {
         fn split_inner<T>(
             keys: &mut Vec<IVec>,
             values: &mut Vec<T>,
             old_prefix: &[u8],
             old_hi: &[u8],
             suffix_truncation: bool,
+            split_point: usize,
         ) -> (IVec, u8, Vec<IVec>, Vec<T>)
         where
             T: Clone + Ord,
         {
-            let split_point = keys.len() / 2 + 1;
+            assert!(split_point > 0 && split_point < keys.len());
             let right_keys = keys.split_off(split_point);
             let right_values = values.split_off(split_point);
             let right_min = &right_keys[0];
@@ -264,6 +333,7 @@ impl Node {
                         prefixed_lo,
                         prefixed_hi,
                         false,
+                        split_point,
                     );
 
                 (
@@ -283,6 +353,7 @@ impl Node {
                         prefixed_lo,
                         prefixed_hi,
                         true,
+                        split_point,
                     );
 
                 (
@@ -303,46 +374,13 @@ impl Node {
             prefix_len: right_prefix_len,
         };
 
-        self.hi = split;
-
-        let new_prefix_len = self
-            .hi
-            .iter()
-            .zip(self.lo.iter())
-            .take_while(|(a, b)| a == b)
-            .take(u8::max_value() as usize)
-            .count();
-
-        if new_prefix_len != self.prefix_len as usize {
-            match self.data {
-                Data::Index(ref mut index) => {
-                    for k in &mut index.keys {
-                        *k = prefix::reencode(prefixed_lo, k, new_prefix_len);
-                    }
-                }
-                Data::Leaf(ref mut leaf) => {
-                    for k in &mut leaf.keys {
-                        *k = prefix::reencode(prefixed_lo, k, new_prefix_len);
-                    }
-                }
-            }
-        }
-
-        self.prefix_len = u8::try_from(new_prefix_len).unwrap();
+        self.lower_hi(split);
 
         // intentionally make this the end to make
         // any issues pop out with setting it
         // correctly after the split.
         self.next = None;
 
-        if self.hi.is_empty() {
-            assert_eq!(self.prefix_len, 0);
-        }
-
-        assert!(!(self.lo.is_empty() && self.hi.is_empty()));
-        assert!(!(self.lo.is_empty() && (self.prefix_len > 0)));
-        assert!(self.lo.len() >= self.prefix_len as usize);
-        assert!(self.hi.len() >= self.prefix_len as usize);
         assert!(!(right.lo.is_empty() && right.hi.is_empty()));
         assert!(!(right.lo.is_empty() && (right.prefix_len > 0)));
         assert!(right.lo.len() >= right.prefix_len as usize);
@@ -357,6 +395,71 @@ impl Node {
         }
 
         (self, right)
+    }
+
+    /// The left half of a split: upstream's code, moved here so that `Link::Split` applies it
+    /// exactly as `split` does. Entries at or above `hi` must already be gone.
+    fn lower_hi(&mut self, hi: IVec) {
+        let old_prefix = self.prefix().to_vec();
+        self.hi = hi;
+
+        let new_prefix_len = self
+            .hi
+            .iter()
+            .zip(self.lo.iter())
+            .take_while(|(a, b)| a == b)
+            .take(u8::max_value() as usize)
+            .count();
+
+        if new_prefix_len != self.prefix_len as usize {
+            match self.data {
+                Data::Index(ref mut index) => {
+                    for k in &mut index.keys {
+                        *k = prefix::reencode(&old_prefix, k, new_prefix_len);
+                    }
+                }
+                Data::Leaf(ref mut leaf) => {
+                    for k in &mut leaf.keys {
+                        *k = prefix::reencode(&old_prefix, k, new_prefix_len);
+                    }
+                }
+            }
+        }
+
+        self.prefix_len = u8::try_from(new_prefix_len).unwrap();
+
+        if self.hi.is_empty() {
+            assert_eq!(self.prefix_len, 0);
+        }
+
+        assert!(!(self.lo.is_empty() && self.hi.is_empty()));
+        assert!(!(self.lo.is_empty() && (self.prefix_len > 0)));
+        assert!(self.lo.len() >= self.prefix_len as usize);
+        assert!(self.hi.len() >= self.prefix_len as usize);
+    }
+
+    /// Coffer patch: applies `Link::Split` to a leaf: drops the entries at or above `hi`
+    /// (they moved to the new right sibling `next`), and narrows the bounds as `split` does.
+    fn split_off_right(&mut self, hi: &IVec, next: PageId) {
+        assert!(!hi.is_empty() && hi.starts_with(self.prefix()));
+        assert!(self.hi.is_empty() || *hi < self.hi);
+        let suffix = &hi[self.prefix_len as usize..];
+        match self.data {
+            Data::Leaf(ref mut leaf) => {
+                let keep = leaf
+                    .keys
+                    .partition_point(|k| fastcmp(k, suffix) == Ordering::Less);
+                leaf.keys.truncate(keep);
+                leaf.values.truncate(keep);
+            }
+            Data::Index(..) => {
+                panic!("tried to apply a leaf split to an index")
+            }
+        }
+        self.lower_hi(hi.clone());
+        self.next = Some(
+            NonZeroU64::new(next).expect("a split's right sibling is a page"),
+        );
     }
 
     pub(crate) fn receive_merge(&self, right: &Node) -> Node {
@@ -619,26 +722,26 @@ impl Node {
 
         // Coffer patch (see ../README.md): a leaf of large values also splits by bytes.
         let size_checks = self.data.len() > threshold
-            || (self.data.len() > LEAF_SPLIT_MIN_ITEMS
-                && self.data.leaf_value_bytes() > LEAF_SPLIT_BYTES);
+            || self.byte_split_index(None).is_some();
         let safety_checks = self.merging_child.is_none() && !self.merging;
 
         size_checks && safety_checks
     }
 
     pub(crate) fn should_merge(&self) -> bool {
-        let threshold = if cfg!(any(test, feature = "lock_free_delays")) {
-            1
-        } else if self.data.is_index() {
-            64
+        let size_checks = if self.data.is_index() {
+            let threshold = if cfg!(any(test, feature = "lock_free_delays")) {
+                1
+            } else {
+                64
+            };
+            self.data.len() < threshold
         } else {
-            4
+            leaf_small_enough_to_merge(
+                self.data.len(),
+                self.data.leaf_value_bytes(),
+            )
         };
-
-        // Coffer patch: a leaf that splits by bytes (few, large values) does not merge back
-        // unless it has become small in bytes too.
-        let size_checks = self.data.len() < threshold
-            && self.data.leaf_value_bytes() < LEAF_MERGE_MAX_BYTES;
         let safety_checks = self.merging_child.is_none() && !self.merging;
 
         size_checks && safety_checks
@@ -788,4 +891,115 @@ fn merge_uneven_nodes() {
     };
 
     left.receive_merge(&right);
+}
+
+/// Coffer patch: a `Link::Split` rebuilds exactly the left half `split_at_index` makes, for
+/// every split point of leaves with and without a shared key prefix (the left half's prefix
+/// can grow, re-encoding its keys), and `byte_split_index` keeps appends on the left.
+#[test]
+fn split_link_rebuilds_left_half() {
+    fn leaf(lo: &[u8], hi: &[u8], keys: &[Vec<u8>], value_len: usize) -> Node {
+        let prefix_len =
+            lo.iter().zip(hi.iter()).take_while(|(a, b)| a == b).count();
+        Node {
+            data: Data::Leaf(Leaf {
+                keys: keys
+                    .iter()
+                    .map(|k| IVec::from(&k[prefix_len..]))
+                    .collect(),
+                values: keys
+                    .iter()
+                    .map(|_| IVec::from(vec![7; value_len]))
+                    .collect(),
+            }),
+            next: NonZeroU64::new(99),
+            lo: lo.into(),
+            hi: hi.into(),
+            merging_child: None,
+            merging: false,
+            prefix_len: u8::try_from(prefix_len).unwrap(),
+        }
+    }
+    let stream = |s: u8, i: u64| -> Vec<u8> {
+        let mut k = vec![0xab, 0xcd, s];
+        k.extend_from_slice(&i.to_be_bytes());
+        k
+    };
+
+    let cases = vec![
+        // shared prefix 0xab 0xcd: splitting can lengthen the left half's prefix
+        leaf(
+            &[0xab, 0xcd],
+            &[0xab, 0xce],
+            &(0..9).map(|i| stream(5, i)).collect::<Vec<_>>(),
+            70_000,
+        ),
+        // two streams in one leaf, no shared prefix, unbounded above
+        leaf(
+            &[1],
+            &[],
+            &(0..4)
+                .map(|i| stream(5, i))
+                .chain((0..5).map(|i| stream(9, i)))
+                .collect::<Vec<_>>(),
+            70_000,
+        ),
+    ];
+    for node in cases {
+        for at in 1..node.data.len() {
+            let (mut lhs, rhs) = node.clone().split_at_index(at);
+            lhs.next = NonZeroU64::new(1234);
+            let mut applied = node.clone();
+            applied.apply(&Link::Split { hi: lhs.hi.clone(), next: 1234 });
+            assert_eq!(applied, lhs, "split at {}", at);
+            assert_eq!(rhs.next, node.next);
+            assert_eq!(lhs.data.len() + rhs.data.len(), node.data.len());
+        }
+    }
+
+    // appending stream 5's next chunk: only the last entry moves right
+    let node = leaf(
+        &[1],
+        &[],
+        &(0..9).map(|i| stream(5, i)).collect::<Vec<_>>(),
+        70_000,
+    );
+    assert_eq!(node.byte_split_index(Some(&stream(5, 9))), Some(8));
+    // stream 5 with stream 9's chunks after it: those move right, stream 5 stays left
+    let node = leaf(
+        &[1],
+        &[],
+        &(0..6)
+            .map(|i| stream(5, i))
+            .chain((0..3).map(|i| stream(9, i)))
+            .collect::<Vec<_>>(),
+        70_000,
+    );
+    assert_eq!(node.byte_split_index(Some(&stream(5, 6))), Some(6));
+    // a key before every entry: upstream's middle point
+    assert_eq!(node.byte_split_index(Some(&stream(1, 0))), Some(5));
+    // whatever the point, neither half merges straight back (which would split again)
+    let mut mixed = leaf(
+        &[1],
+        &[],
+        &(0..9).map(|i| stream(5, i)).collect::<Vec<_>>(),
+        80_000,
+    );
+    if let Data::Leaf(ref mut l) = mixed.data {
+        l.values[8] = IVec::from(vec![1; 17]);
+        l.values[0] = IVec::from(vec![1; 17]);
+    }
+    for key in [stream(5, 9), stream(5, 4), stream(1, 0), stream(9, 0)] {
+        let at = mixed.byte_split_index(Some(&key)).unwrap();
+        let (lhs, rhs) = mixed.clone().split_at_index(at);
+        assert!(!lhs.should_merge() && !rhs.should_merge(), "split at {}", at);
+    }
+    // small leaves do not split by bytes
+    let small = leaf(
+        &[1],
+        &[],
+        &(0..9).map(|i| stream(5, i)).collect::<Vec<_>>(),
+        1_000,
+    );
+    assert_eq!(small.byte_split_index(Some(&stream(5, 9))), None);
 }

@@ -1457,11 +1457,18 @@ impl Tree {
         view: &View<'g>,
         parent_view: &Option<View<'g>>,
         root_pid: PageId,
+        key: &[u8],
         guard: &'g Guard,
     ) -> Result<()> {
         trace!("splitting node {}", view.pid);
+        // Coffer patch (see ../README.md): a leaf of large values splits where `key` is being
+        // inserted and logs its left half as a `Link::Split` delta rather than rewriting it.
+        let append_split = view.byte_split_index(Some(key));
         // split node
-        let (mut lhs, rhs) = view.deref().clone().split();
+        let (mut lhs, rhs) = match append_split {
+            Some(at) => view.deref().clone().split_at_index(at),
+            None => view.deref().clone().split(),
+        };
         let rhs_lo = rhs.lo.clone();
 
         // install right side
@@ -1469,14 +1476,29 @@ impl Tree {
 
         // replace node, pointing next to installed right
         lhs.next = Some(NonZeroU64::new(rhs_pid).unwrap());
-        let replace = self.context.pagecache.replace(
-            view.pid,
-            view.node_view.0,
-            lhs,
-            guard,
-        )?;
+        let installed = if append_split.is_some() {
+            let split = Link::Split { hi: lhs.hi.clone(), next: rhs_pid };
+            #[cfg(any(test, feature = "lock_free_delays"))]
+            {
+                let mut applied = view.deref().clone();
+                applied.apply(&split);
+                assert_eq!(
+                    applied, lhs,
+                    "a split link must rebuild the left half"
+                );
+            }
+            self.context
+                .pagecache
+                .link(view.pid, view.node_view.0, split, guard)?
+                .is_ok()
+        } else {
+            self.context
+                .pagecache
+                .replace(view.pid, view.node_view.0, lhs, guard)?
+                .is_ok()
+        };
         M.tree_child_split_attempt();
-        if replace.is_err() {
+        if !installed {
             // if we failed, don't follow through with the
             // parent split or root hoist.
             let _new_stack = self
@@ -1684,7 +1706,13 @@ impl Tree {
             }
 
             if view.should_split() {
-                self.split_node(&view, &parent_view, root_pid, guard)?;
+                self.split_node(
+                    &view,
+                    &parent_view,
+                    root_pid,
+                    key.as_ref(),
+                    guard,
+                )?;
                 retry!();
             }
 
