@@ -1052,7 +1052,10 @@ impl PageCache {
         node.apply(&new);
 
         // see if we should short-circuit replace
-        if old.cache_infos.len() >= PAGE_CONSOLIDATION_THRESHOLD {
+        // (Coffer patch: not yet for a leaf of large values, see `Node::defers_consolidation`)
+        if old.cache_infos.len() >= PAGE_CONSOLIDATION_THRESHOLD
+            && !node.defers_consolidation(old.cache_infos.len())
+        {
             let short_circuit = self.replace(pid, old, node, guard)?;
             return Ok(short_circuit.map_err(|a| a.map(|b| (b.0, new))));
         }
