@@ -188,30 +188,30 @@ fn serve(
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(async move {
+    let served = runtime.block_on(async {
         let prepared = match coffer::app::prepare(&cfg, None) {
             Ok(p) => p,
-            Err(e) => return fail(&e.to_string()),
+            Err(e) => return Err(fail(&e.to_string())),
         };
         let listener = match tokio::net::TcpListener::bind(&cfg.listen).await {
             Ok(l) => l,
-            Err(e) => return fail(&format!("cannot listen on {}: {e}", cfg.listen)),
+            Err(e) => return Err(fail(&format!("cannot listen on {}: {e}", cfg.listen))),
         };
         let addr = match listener.local_addr() {
             Ok(a) => a,
-            Err(e) => return fail(&format!("cannot read the listening address: {e}")),
+            Err(e) => return Err(fail(&format!("cannot read the listening address: {e}"))),
         };
         let (tls_config, cert_file) = match &tls {
             Some(src) => match coffer::server::tls::load(src) {
                 Ok((c, f)) => (Some(c), Some(f)),
-                Err(e) => return fail(&e.to_string()),
+                Err(e) => return Err(fail(&e.to_string())),
             },
             None => (None, None),
         };
         let http = match &listen_http {
             Some(a) => match tokio::net::TcpListener::bind(a).await {
                 Ok(l) => Some(l),
-                Err(e) => return fail(&format!("cannot listen on {a}: {e}")),
+                Err(e) => return Err(fail(&format!("cannot listen on {a}: {e}"))),
             },
             None => None,
         };
@@ -243,16 +243,25 @@ fn serve(
             None => main.await,
         };
         if let Err(e) = store.flush().await {
-            return fail(&format!("final flush failed: {e}"));
+            return Err(fail(&format!("final flush failed: {e}")));
         }
-        match result {
-            Ok(()) => {
-                tracing::info!("shut down cleanly");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&format!("server error: {e}")),
-        }
-    })
+        result.map_err(|e| fail(&format!("server error: {e}")))
+    });
+    // Every task, and with them every handle on the store, goes with the runtime.
+    drop(runtime);
+    if let Err(code) = served {
+        return code;
+    }
+    match coffer::app::write_recovery_snapshot(&cfg) {
+        Ok(took) => tracing::info!(
+            seconds = took.as_secs_f64(),
+            "wrote the recovery snapshot: the next start does not replay this run's log"
+        ),
+        // The data is durable already; the next start replays the log instead.
+        Err(e) => tracing::warn!("could not write the recovery snapshot: {e}"),
+    }
+    tracing::info!("shut down cleanly");
+    ExitCode::SUCCESS
 }
 
 fn print_banner(

@@ -50,6 +50,7 @@ async fn bench_in_process_reports_every_phase() {
     let runs = report["runs"].as_array().expect("runs");
     assert_eq!(runs.len(), 2, "one run per SSE mode");
     // --startup-check: two timed starts on the data the run left.
+    assert!(num(&report, "stop_snapshot_seconds") > 0.0, "{report}");
     assert!(num(&report, "startup_seconds") > 0.0, "{report}");
     assert!(num(&report, "second_startup_seconds") > 0.0, "{report}");
     for run in runs {

@@ -393,7 +393,11 @@ struct InProcess {
     addr: SocketAddr,
     cfg: Config,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// The server thread; it returns how long writing the recovery snapshot took after the
+    /// server stopped (as `coffer serve` does), `None` if that failed.
+    thread: Option<std::thread::JoinHandle<Option<f64>>>,
+    /// Set when the thread has been joined.
+    stop_snapshot_seconds: Option<f64>,
     _dir: Scratch,
 }
 
@@ -434,29 +438,30 @@ impl InProcess {
                     Ok(rt) => rt,
                     Err(e) => {
                         let _ = addr_tx.send(Err(e.to_string()));
-                        return;
+                        return None;
                     }
                 };
-                rt.block_on(async move {
+                let snapshot_cfg = server_cfg.clone();
+                let served = rt.block_on(async move {
                     let prepared = match crate::app::prepare(&server_cfg, None) {
                         Ok(p) => p,
                         Err(e) => {
                             let _ = addr_tx.send(Err(e.to_string()));
-                            return;
+                            return false;
                         }
                     };
                     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
                         Ok(l) => l,
                         Err(e) => {
                             let _ = addr_tx.send(Err(e.to_string()));
-                            return;
+                            return false;
                         }
                     };
                     let addr = match listener.local_addr() {
                         Ok(a) => a,
                         Err(e) => {
                             let _ = addr_tx.send(Err(e.to_string()));
-                            return;
+                            return false;
                         }
                     };
                     let _ = addr_tx.send(Ok(addr));
@@ -470,8 +475,15 @@ impl InProcess {
                         Duration::from_secs(5),
                     )
                     .await;
-                    let _ = store.flush().await;
+                    store.flush().await.is_ok()
                 });
+                drop(rt);
+                if !served {
+                    return None;
+                }
+                crate::app::write_recovery_snapshot(&snapshot_cfg)
+                    .ok()
+                    .map(|t| t.as_secs_f64())
             })
             .map_err(|e| BenchError::Setup(format!("cannot start the server thread: {e}")))?;
         let addr = addr_rx
@@ -483,23 +495,27 @@ impl InProcess {
             cfg,
             stop: Some(stop_tx),
             thread: Some(thread),
+            stop_snapshot_seconds: None,
             _dir: dir,
         })
     }
 }
 
 impl InProcess {
-    /// Stops the server, then times opening its data again as `coffer serve` would, twice: the
-    /// first start replays the log the run wrote, the second starts from the snapshot the first
-    /// one left.
-    fn startup_times(&mut self) -> Result<(f64, f64), BenchError> {
+    /// Stops the server (which writes sled's recovery snapshot, as `coffer serve` does), then
+    /// times opening its data again as `coffer serve` would, twice. Returns (seconds the
+    /// stopping server spent on the snapshot, first start, second start).
+    fn startup_times(&mut self) -> Result<(f64, f64, f64), BenchError> {
         self.shutdown();
         if self.thread.is_some() {
             return Err(BenchError::Setup("the server did not stop".into()));
         }
+        let snapshot = self.stop_snapshot_seconds.ok_or_else(|| {
+            BenchError::Setup("the stopped server wrote no recovery snapshot".into())
+        })?;
         let first = self.time_one_start()?;
         let second = self.time_one_start()?;
-        Ok((first, second))
+        Ok((snapshot, first, second))
     }
 
     fn time_one_start(&self) -> Result<f64, BenchError> {
@@ -531,7 +547,7 @@ impl InProcess {
                 std::thread::sleep(Duration::from_millis(20));
             }
             if t.is_finished() {
-                let _ = t.join();
+                self.stop_snapshot_seconds = t.join().ok().flatten();
             } else {
                 eprintln!(
                     "coffer bench: the in-process server did not stop within {}s",
@@ -723,8 +739,9 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     };
     drop(server);
     let report = Report {
-        startup_seconds: startups.map(|t| t.0),
-        second_startup_seconds: startups.map(|t| t.1),
+        stop_snapshot_seconds: startups.map(|t| t.0),
+        startup_seconds: startups.map(|t| t.1),
+        second_startup_seconds: startups.map(|t| t.2),
         max_rss_mib: report::max_rss_mib(),
         coffer_version: env!("CARGO_PKG_VERSION"),
         target: target_name,

@@ -115,12 +115,15 @@ pub struct RunReport {
 /// The whole invocation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// --startup-check: seconds to open the in-process server's data again after the run.
-    /// sled 0.34 writes its snapshot only when it opens, so this start replays every log record
-    /// the run wrote.
+    /// --startup-check: seconds the stopping in-process server spent writing sled's recovery
+    /// snapshot (as `coffer serve` does after a clean stop): replaying the log the run wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_snapshot_seconds: Option<f64>,
+    /// --startup-check: seconds to open the in-process server's data again after the stop
+    /// (from that snapshot, nothing to replay).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub startup_seconds: Option<f64>,
-    /// --startup-check: seconds for the start after that one (snapshot, nothing to replay).
+    /// --startup-check: seconds for the start after that one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub second_startup_seconds: Option<f64>,
     /// Peak resident memory of the bench process, MiB (Linux only).
@@ -247,14 +250,20 @@ pub fn render_text(report: &Report) -> String {
             }
         }
     }
+    if let Some(t) = report.stop_snapshot_seconds {
+        let _ = writeln!(
+            s,
+            "\nrecovery snapshot at the stop: {t:.3} s (replays the run's log)"
+        );
+    }
     if let Some(t) = report.startup_seconds {
         let _ = writeln!(
             s,
-            "\nstart-up on the data this run left: {t:.3} s (replays the run's log)"
+            "start-up on the data this run left: {t:.3} s (from that snapshot)"
         );
     }
     if let Some(t) = report.second_startup_seconds {
-        let _ = writeln!(s, "the start after that: {t:.3} s (from sled's snapshot)");
+        let _ = writeln!(s, "the start after that: {t:.3} s");
     }
     if let Some(m) = report.max_rss_mib {
         let _ = writeln!(s, "peak process RSS: {m:.0} MiB");
