@@ -180,19 +180,22 @@ async fn sdk_wrong_header_checksum_is_bad_digest_and_nothing_is_stored() {
     let srv = TestServer::start().await;
     let s3 = srv.s3();
     s3.create_bucket().bucket("bad").send().await.unwrap();
-    let data = pattern(1000, 3);
-    let wrong = checksum_b64("SHA256", b"something else");
-    let err = s3
-        .put_object()
-        .bucket("bad")
-        .key("k")
-        .checksum_sha256(wrong)
-        .body(data.into())
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&err), "BadDigest");
-    assert_eq!(head_status(&s3, "bad", "k").await, Err("NotFound".into()));
+    // Small and large: a 1 MiB body's digests run on their own thread (DigestPipe).
+    for len in [1000, 1 << 20] {
+        let data = pattern(len, 3);
+        let wrong = checksum_b64("SHA256", b"something else");
+        let err = s3
+            .put_object()
+            .bucket("bad")
+            .key("k")
+            .checksum_sha256(wrong)
+            .body(data.into())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "BadDigest", "{len} bytes");
+        assert_eq!(head_status(&s3, "bad", "k").await, Err("NotFound".into()));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

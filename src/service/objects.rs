@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use bytes::{Buf, Bytes};
 
-use super::digest::{BodyChecks, ChecksumAlgorithm, Digests};
+use super::digest::{BodyChecks, ChecksumAlgorithm, DigestPipe, Digests, PIPELINE_MIN_LEN};
 use super::{MAX_KEY_LEN, MAX_PUT_SIZE, MAX_USER_METADATA, Service, ServiceError};
 use crate::sse::chunk::{
     self, CHUNK_SIZE, ChunkCipher, DataKeys, SALT_LEN, SCHEME_DSSE_V1, SCHEME_V1, TAG_LEN,
@@ -379,11 +379,23 @@ async fn write_stream<B: BodySource>(
     let cipher = ChunkCipher::new(data_key, salt);
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_SIZE + 2 * TAG_LEN);
     let mut index = 0u64;
+    let mut received = 0u64;
+    // Large bodies: the digests run on their own thread while this task encrypts and stores.
+    let pipe = (digests.declared_len().unwrap_or(0) >= PIPELINE_MIN_LEN).then(|| {
+        DigestPipe::start(std::mem::replace(
+            digests,
+            Digests::new(BodyChecks::default(), false),
+        ))
+    });
     while let Some(piece) = body.next().await {
         let mut piece = piece?;
-        digests.update(&piece);
-        if digests.len() > max_size {
+        received += piece.len() as u64;
+        if received > max_size {
             return Err(ServiceError::EntityTooLarge);
+        }
+        match &pipe {
+            Some(p) => p.update(piece.clone()).await?,
+            None => digests.update(&piece),
         }
         while piece.has_remaining() {
             if buf.len() == CHUNK_SIZE {
@@ -398,11 +410,14 @@ async fn write_stream<B: BodySource>(
             piece.advance(take);
         }
     }
+    cipher.encrypt_chunk(index, true, &mut buf);
+    store.put_chunk(&stream, index, &buf)?;
+    if let Some(p) = pipe {
+        *digests = p.finish().await?;
+    }
     if let Some((alg, value)) = body.trailing_checksum() {
         digests.expect_trailing_checksum(alg, value)?;
     }
-    cipher.encrypt_chunk(index, true, &mut buf);
-    store.put_chunk(&stream, index, &buf)?;
     Ok(index * CHUNK_SIZE as u64 + (buf.len() - cipher.overhead()) as u64)
 }
 
