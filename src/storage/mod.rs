@@ -95,11 +95,28 @@ impl From<sled::transaction::TransactionError<StorageError>> for StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
-/// Identifies one encrypted stream (a PUT body or one uploaded part). Random, never reused.
+/// Identifies one encrypted stream (a PUT body or one uploaded part). Never reused. Any 16
+/// bytes are a valid id (older stores hold fully random ones).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamId(pub [u8; STREAM_ID_LEN]);
 
 impl StreamId {
+    /// A new id: the creation time (nanoseconds since the Unix epoch, big-endian) followed by
+    /// 8 random bytes. Chunk keys start with the stream id, so new streams begin at the end of
+    /// the chunk tree instead of at random places in it: with random ids a new stream's first
+    /// chunk often landed in front of a finished stream's chunks in the same leaf, and the
+    /// split that followed moved (rewrote) up to half a MiB of them.
+    pub fn fresh() -> std::result::Result<Self, crate::secret::RandomError> {
+        let mut b = [0u8; STREAM_ID_LEN];
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        b[..8].copy_from_slice(&nanos.to_be_bytes());
+        crate::secret::fill_random(&mut b[8..])?;
+        Ok(StreamId(b))
+    }
+
+    /// A fully random id (tests: ids as older stores hold them).
     pub fn random() -> std::result::Result<Self, crate::secret::RandomError> {
         let mut b = [0u8; STREAM_ID_LEN];
         crate::secret::fill_random(&mut b)?;
@@ -333,7 +350,7 @@ impl Store {
 
     /// Registers a new stream as in flight (in `orphans`) and returns its id.
     pub fn begin_stream(&self, now_millis: u64) -> Result<StreamId> {
-        let id = StreamId::random().map_err(|e| StorageError::Io(e.to_string()))?;
+        let id = StreamId::fresh().map_err(|e| StorageError::Io(e.to_string()))?;
         self.inner.orphans.insert(id.0, &now_millis.to_be_bytes())?;
         Ok(id)
     }
@@ -768,6 +785,18 @@ mod tests {
         assert_eq!(read_all(1, 5), gap);
         assert_eq!(store.get_chunk(&ids[1], 8).unwrap(), Some(chunk(1, 8)));
         assert_eq!(store.get_chunk(&ids[1], 7).unwrap(), None);
+    }
+
+    /// New stream ids sort by creation time (so new chunks go to the end of the chunk tree)
+    /// and stay unique within one clock tick.
+    #[test]
+    fn fresh_stream_ids_sort_by_creation_and_are_unique() {
+        let first = StreamId::fresh().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let burst: Vec<StreamId> = (0..1000).map(|_| StreamId::fresh().unwrap()).collect();
+        assert!(burst.iter().all(|id| *id > first));
+        let distinct: std::collections::HashSet<_> = burst.iter().collect();
+        assert_eq!(distinct.len(), burst.len());
     }
 
     /// Regression: a leaf of full chunks ending in a short one (a stream's last chunk) must
