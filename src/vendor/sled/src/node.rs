@@ -464,6 +464,9 @@ impl Node {
             }
         }
         self.lower_hi(hi.clone());
+        // Invariant: `split_node` writes a split link only after allocating its right sibling,
+        // and allocated page ids start above the meta and counter pages (0 and 1); a zero read
+        // back is corruption, which upstream's `apply` also meets with a panic (its asserts).
         self.next = Some(
             NonZeroU64::new(next).expect("a split's right sibling is a page"),
         );

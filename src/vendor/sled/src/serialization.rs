@@ -351,6 +351,7 @@ impl Serialize for Link {
             Link::ParentMergeIntention(a) => 1 + a.serialized_size(),
             Link::ParentMergeConfirm | Link::ChildMergeCap => 1,
             Link::Split { hi, next } => {
+                // usize -> u64 cannot fail on the targets sled builds for (as for `Set`).
                 1 + (hi.len() as u64).serialized_size()
                     + u64::try_from(hi.len()).unwrap()
                     + next.serialized_size()
