@@ -394,9 +394,7 @@ async fn write_stream<B: BodySource>(
             return Err(ServiceError::EntityTooLarge);
         }
         match &pipe {
-            // A copy, not a clone: a piece is a slice of hyper's read buffer (up to ~400 KiB),
-            // and holding it in the pipe would keep that whole buffer alive.
-            Some(p) => p.update(Bytes::copy_from_slice(&piece)).await?,
+            Some(p) => p.update(piece.clone()).await?,
             None => digests.update(&piece),
         }
         while piece.has_remaining() {
