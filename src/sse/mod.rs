@@ -267,9 +267,11 @@ pub fn new_envelope_cached(
         return Ok((record, DataKeys::single(data_key)));
     }
     let generated = kms.generate_data_key(key_ref, &context)?;
-    // DSSE: a second, independent data key from the same KMS key and context.
+    // DSSE: a second, independent data key from the same KMS key and context. Asked of the key
+    // the first one came from, by ARN: an alias moved in between must not split the layers
+    // across two keys (nor fail the PUT).
     let (outer_key, outer_wrapped) = if mode == SseMode::Dsse {
-        let second = kms.generate_data_key(key_ref, &context)?;
+        let second = kms.generate_data_key(KeyRef::Named(&generated.key_arn), &context)?;
         if second.key_arn != generated.key_arn {
             return Err(SseError::Corrupt("the KMS key changed between data keys"));
         }
@@ -421,6 +423,72 @@ pub fn open_envelope(kms: &dyn KeyProvider, record: &SseRecord) -> Result<DataKe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The real KMS, moving `alias/app` to `to` right after the first data key it hands out.
+    struct AliasMovesAfterFirstKey {
+        kms: crate::kms::Kms,
+        to: String,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl KeyProvider for AliasMovesAfterFirstKey {
+        fn generate_data_key(
+            &self,
+            key: KeyRef<'_>,
+            context: &EncryptionContext,
+        ) -> Result<crate::kms::GeneratedDataKey, KmsError> {
+            let r = self.kms.generate_data_key(key, context);
+            if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                self.kms.update_alias("alias/app", &self.to)?;
+            }
+            r
+        }
+
+        fn decrypt_data_key(
+            &self,
+            blob: &[u8],
+            context: &EncryptionContext,
+        ) -> Result<crate::kms::DecryptedDataKey, KmsError> {
+            self.kms.decrypt_data_key(blob, context)
+        }
+
+        fn resolve_key_arn(&self, key: KeyRef<'_>) -> Result<String, KmsError> {
+            self.kms.resolve_key_arn(key)
+        }
+    }
+
+    #[test]
+    fn dsse_keys_come_from_one_kms_key_when_an_alias_moves_between_them() {
+        use crate::kms::{KeyOrigin, Kms, KmsOptions, RootKey};
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::storage::Store::open(dir.path(), &crate::storage::StoreOptions::default())
+                .unwrap();
+        let root = RootKey::from_key(Key32::from_bytes([0x5e; 32]));
+        let kms = Kms::open(&store, root, KmsOptions::default()).unwrap();
+        let a = kms.create_key("a", vec![], KeyOrigin::AwsKms).unwrap();
+        let b = kms.create_key("b", vec![], KeyOrigin::AwsKms).unwrap();
+        kms.create_alias("alias/app", &a.key_id).unwrap();
+        let provider = AliasMovesAfterFirstKey {
+            kms,
+            to: b.key_id.clone(),
+            calls: Default::default(),
+        };
+        let spec = SseSpec::Dsse {
+            key_id: Some("alias/app".into()),
+            context: None,
+        };
+        let (record, keys) = new_envelope(&provider, &spec, "bucket", "key").unwrap();
+        assert_eq!(record.kms_key_arn.as_deref(), Some(a.arn.as_str()));
+        assert_eq!(provider.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let opened = open_envelope(&provider, &record).unwrap();
+        assert!(opened.inner.ct_eq(&keys.inner));
+        let (outer, reopened) = (keys.outer.as_ref().unwrap(), opened.outer.as_ref().unwrap());
+        assert!(reopened.ct_eq(outer));
+        // The alias did move: the next object's keys come from the other key.
+        let (next, _) = new_envelope(&provider, &spec, "bucket", "key2").unwrap();
+        assert_eq!(next.kms_key_arn.as_deref(), Some(b.arn.as_str()));
+    }
 
     fn ck(b: u8) -> CustomerKey {
         CustomerKey {
