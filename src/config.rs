@@ -33,6 +33,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub kms: KmsConfig,
     pub limits: LimitsConfig,
+    pub tls: TlsConfig,
     /// Accept SSE-C (customer-provided keys) over plain HTTP. Local testing only: the key
     /// travels in the clear. AWS, and Coffer by default, refuse it.
     pub allow_sse_c_over_http: bool,
@@ -86,6 +87,64 @@ pub struct KmsConfig {
     pub test_clock_offset_file: Option<PathBuf>,
 }
 
+/// HTTPS on `listen`. The `serve` flags `--tls-cert`/`--tls-key`, `--tls-self-signed` and
+/// `--listen-http` replace these settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain (with `key_file`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<PathBuf>,
+    /// A certificate generated once into `DATA_DIR/tls/` and reused.
+    pub self_signed: bool,
+    /// With TLS on: also serve plain HTTP on this address.
+    pub listen_http: Option<String>,
+}
+
+impl TlsConfig {
+    /// Where the certificate comes from; `None` for plain HTTP. Call after `Config::validate`.
+    pub fn source(&self, data_dir: &Path) -> Option<crate::server::tls::TlsSource> {
+        use crate::server::tls::TlsSource;
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Some(TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ if self.self_signed => Some(TlsSource::SelfSigned {
+                data_dir: data_dir.to_path_buf(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: &str| ConfigError::Invalid {
+            setting: "tls",
+            message: message.into(),
+        };
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err(invalid("cert_file and key_file go together"));
+        }
+        if self.self_signed && self.cert_file.is_some() {
+            return Err(invalid(
+                "self_signed and cert_file/key_file exclude each other",
+            ));
+        }
+        if let Some(addr) = &self.listen_http {
+            if self.cert_file.is_none() && !self.self_signed {
+                return Err(invalid(
+                    "listen_http adds a plain-HTTP listener beside HTTPS: it needs cert_file and \
+                     key_file, or self_signed",
+                ));
+            }
+            addr.parse::<SocketAddr>()
+                .map_err(|_| invalid("listen_http must be an IP:PORT address"))?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedKeyConfig {
@@ -124,6 +183,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             kms: KmsConfig::default(),
             limits: LimitsConfig::default(),
+            tls: TlsConfig::default(),
             allow_sse_c_over_http: false,
         }
     }
@@ -299,7 +359,7 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
-        Ok(())
+        self.tls.validate()
     }
 
     pub fn configured_credentials(&self) -> Vec<(String, SecretString)> {
@@ -341,6 +401,52 @@ mod tests {
         assert_eq!(cfg.credentials.len(), 1);
         assert_eq!(cfg.credentials[0].access_key_id, "AKIDTEST");
         assert!(!format!("{cfg:?}").contains("secretsecret"));
+    }
+
+    fn tls_from(toml: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(toml).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("test.toml"),
+            message: e.to_string(),
+        })?;
+        cfg.validate().map(|()| cfg)
+    }
+
+    #[test]
+    fn tls_section_chooses_the_certificate_and_rejects_half_settings() {
+        use crate::server::tls::TlsSource;
+        let dir = Path::new("/data");
+        assert!(Config::default().tls.source(dir).is_none());
+
+        let cfg = tls_from("[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n").unwrap();
+        assert!(matches!(
+            cfg.tls.source(dir),
+            Some(TlsSource::Files { cert, key }) if cert == Path::new("c.pem") && key == Path::new("k.pem")
+        ));
+        let cfg =
+            tls_from("[tls]\nself_signed = true\nlisten_http = \"127.0.0.1:9001\"\n").unwrap();
+        assert!(matches!(
+            cfg.tls.source(dir),
+            Some(TlsSource::SelfSigned { data_dir }) if data_dir == dir
+        ));
+        assert_eq!(cfg.tls.listen_http.as_deref(), Some("127.0.0.1:9001"));
+
+        for (bad, says) in [
+            ("[tls]\ncert_file = \"c.pem\"\n", "go together"),
+            ("[tls]\nkey_file = \"k.pem\"\n", "go together"),
+            (
+                "[tls]\nself_signed = true\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n",
+                "exclude",
+            ),
+            ("[tls]\nlisten_http = \"127.0.0.1:9001\"\n", "needs"),
+            (
+                "[tls]\nself_signed = true\nlisten_http = \"nowhere\"\n",
+                "IP:PORT",
+            ),
+            ("[tls]\ncertificate = \"c.pem\"\n", "unknown field"),
+        ] {
+            let err = tls_from(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
     }
 
     #[test]

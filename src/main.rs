@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use coffer::config::{Config, ProcessEnv};
-use coffer::server::tls::TlsSource;
 
 /// jemalloc rather than the system allocator: every GET and PUT moves 64 KiB chunk buffers through
 /// the allocator at up to GB/s, interleaved with sled's cached values. glibc kept the freed memory
@@ -100,25 +99,26 @@ fn main() -> ExitCode {
             if let Some(d) = data_dir {
                 cfg.data_dir = d;
             }
-            let tls = match (tls_cert, tls_key, tls_self_signed) {
-                (Some(cert), Some(key), _) => Some(TlsSource::Files { cert, key }),
-                (_, _, true) => Some(TlsSource::SelfSigned {
-                    data_dir: cfg.data_dir.clone(),
-                }),
-                _ => None,
-            };
-            if listen_http.is_some() && tls.is_none() {
-                return fail(
-                    "--listen-http adds a plain-HTTP listener beside HTTPS: it needs \
-                     --tls-cert/--tls-key or --tls-self-signed",
-                );
+            // The TLS flags replace the config file's [tls] choice.
+            if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
+                cfg.tls.cert_file = Some(cert);
+                cfg.tls.key_file = Some(key);
+                cfg.tls.self_signed = false;
+            } else if tls_self_signed {
+                cfg.tls.cert_file = None;
+                cfg.tls.key_file = None;
+                cfg.tls.self_signed = true;
             }
-            serve(
-                cfg,
-                tls,
-                listen_http,
-                Duration::from_secs(shutdown_grace_secs),
-            )
+            if listen_http.is_some() {
+                if cfg.tls.source(&cfg.data_dir).is_none() {
+                    return fail(
+                        "--listen-http adds a plain-HTTP listener beside HTTPS: it needs \
+                         --tls-cert/--tls-key or --tls-self-signed (or [tls] in the config)",
+                    );
+                }
+                cfg.tls.listen_http = listen_http;
+            }
+            serve(cfg, Duration::from_secs(shutdown_grace_secs))
         }
         Command::Verify { config, data_dir } => {
             let mut cfg = match Config::load(config.as_deref(), &ProcessEnv) {
@@ -171,15 +171,12 @@ fn init_logging(cfg: &Config) {
     }
 }
 
-fn serve(
-    cfg: Config,
-    tls: Option<TlsSource>,
-    listen_http: Option<String>,
-    grace: Duration,
-) -> ExitCode {
+fn serve(cfg: Config, grace: Duration) -> ExitCode {
     if let Err(e) = cfg.validate() {
         return fail(&e.to_string());
     }
+    let tls = cfg.tls.source(&cfg.data_dir);
+    let listen_http = cfg.tls.listen_http.clone();
     init_logging(&cfg);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

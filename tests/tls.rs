@@ -199,3 +199,71 @@ async fn binary_self_signed_and_plain_listener_side_by_side() {
     .unwrap();
     assert!(err.contains("--listen-http"), "{err}");
 }
+
+/// The binary with `[tls]` in its config file instead of flags: HTTPS with the generated
+/// certificate and the plain listener beside it; a half-configured `[tls]` stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_takes_tls_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let http = format!("127.0.0.1:{http_port}");
+    let config = dir.path().join("coffer.toml");
+    std::fs::write(
+        &config,
+        format!("[tls]\nself_signed = true\nlisten_http = \"{http}\"\n"),
+    )
+    .unwrap();
+    let (config, data_dir) = (config.to_str().unwrap(), data_dir.to_str().unwrap());
+    let args = [
+        "--config",
+        config,
+        "--data-dir",
+        data_dir,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let envs = [
+        ("COFFER_ACCESS_KEY", ACCESS_KEY),
+        ("COFFER_SECRET_KEY", SECRET_KEY),
+    ];
+    let mut srv = BinaryServer::start(&args, &envs).expect("server starts");
+    assert!(srv.endpoint.starts_with("https://"), "{}", srv.stdout);
+    let ca = std::fs::read(dir.path().join("data/tls/cert.pem")).unwrap();
+    let s3 = https_client(&srv.endpoint, &ca);
+    s3.create_bucket().bucket("conf").send().await.unwrap();
+    s3.put_object()
+        .bucket("conf")
+        .key("k")
+        .body(b"tls from the file".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let plain = s3_client(&format!("http://{http}"), ACCESS_KEY, SECRET_KEY);
+    let got = read_all(
+        plain
+            .get_object()
+            .bucket("conf")
+            .key("k")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, b"tls from the file");
+    assert_eq!(srv.terminate(), Some(0));
+
+    let half = dir.path().join("half.toml");
+    std::fs::write(&half, "[tls]\ncert_file = \"cert.pem\"\n").unwrap();
+    let err = BinaryServer::start(
+        &["--config", half.to_str().unwrap(), "--data-dir", data_dir],
+        &envs,
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("cert_file and key_file go together"), "{err}");
+}
