@@ -127,6 +127,38 @@ async fn http2_over_tls_by_alpn() {
     assert_eq!(head[3], 0x04, "a SETTINGS frame");
 }
 
+/// Creates `bucket` and PUTs `body` over HTTPS at `endpoint` (trusting `ca`), then reads it back
+/// over the plain listener `http` of the same server.
+async fn put_over_https_read_over_http(
+    endpoint: &str,
+    ca: &[u8],
+    http: &str,
+    bucket: &str,
+    body: &[u8],
+) {
+    let s3 = https_client(endpoint, ca);
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(bucket)
+        .key("k")
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let plain = s3_client(&format!("http://{http}"), ACCESS_KEY, SECRET_KEY);
+    let got = read_all(
+        plain
+            .get_object()
+            .bucket(bucket)
+            .key("k")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, body);
+}
+
 /// The binary: `--tls-self-signed --listen-http`; both listeners serve the same store, and the
 /// certificate survives a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,27 +185,7 @@ async fn binary_self_signed_and_plain_listener_side_by_side() {
     assert!(srv.endpoint.starts_with("https://"), "{}", srv.stdout);
     let cert_path = dir.path().join("tls/cert.pem");
     let ca = std::fs::read(&cert_path).unwrap();
-    let s3 = https_client(&srv.endpoint, &ca);
-    s3.create_bucket().bucket("both").send().await.unwrap();
-    s3.put_object()
-        .bucket("both")
-        .key("k")
-        .body(b"over https".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    let plain = s3_client(&format!("http://{http}"), ACCESS_KEY, SECRET_KEY);
-    let got = read_all(
-        plain
-            .get_object()
-            .bucket("both")
-            .key("k")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(got, b"over https");
+    put_over_https_read_over_http(&srv.endpoint, &ca, &http, "both", b"over https").await;
     assert_eq!(srv.terminate(), Some(0));
 
     let srv2 = BinaryServer::start(&args, &envs).expect("server restarts");
@@ -234,27 +246,7 @@ async fn binary_takes_tls_from_the_config_file() {
     let mut srv = BinaryServer::start(&args, &envs).expect("server starts");
     assert!(srv.endpoint.starts_with("https://"), "{}", srv.stdout);
     let ca = std::fs::read(dir.path().join("data/tls/cert.pem")).unwrap();
-    let s3 = https_client(&srv.endpoint, &ca);
-    s3.create_bucket().bucket("conf").send().await.unwrap();
-    s3.put_object()
-        .bucket("conf")
-        .key("k")
-        .body(b"tls from the file".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    let plain = s3_client(&format!("http://{http}"), ACCESS_KEY, SECRET_KEY);
-    let got = read_all(
-        plain
-            .get_object()
-            .bucket("conf")
-            .key("k")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(got, b"tls from the file");
+    put_over_https_read_over_http(&srv.endpoint, &ca, &http, "conf", b"tls from the file").await;
     assert_eq!(srv.terminate(), Some(0));
 
     let half = dir.path().join("half.toml");
