@@ -43,6 +43,25 @@ fn check(db: &Db, streams: &[u8]) {
     assert_eq!(db.len(), streams.len() * CHUNKS as usize);
 }
 
+/// Opens the database at `config`, waiting while the previous handle's file lock is still held:
+/// sled's flusher thread lets go of it a moment after the last `Db` is dropped (Coffer's
+/// `open_waiting_for_lock` does the same for the server).
+fn open_when_unlocked(config: &Config) -> Db {
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match config.open() {
+            Err(crate::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
 #[test]
 fn large_value_appends_survive_eviction_deletes_and_recovery() {
     let dir = std::env::temp_dir().join(format!(
@@ -60,7 +79,7 @@ fn large_value_appends_survive_eviction_deletes_and_recovery() {
             .cache_capacity(2 * 1024 * 1024)
     };
     {
-        let db = Arc::new(config().open().unwrap());
+        let db = Arc::new(open_when_unlocked(&config()));
         let writers: Vec<_> = (0..STREAMS)
             .map(|s| {
                 let db = db.clone();
@@ -78,7 +97,7 @@ fn large_value_appends_survive_eviction_deletes_and_recovery() {
         db.flush().unwrap();
     }
     {
-        let db = config().open().unwrap();
+        let db = open_when_unlocked(&config());
         check(&db, &(0..STREAMS).collect::<Vec<_>>());
         for i in 0..CHUNKS {
             db.remove(key(1, i)).unwrap();
@@ -87,7 +106,7 @@ fn large_value_appends_survive_eviction_deletes_and_recovery() {
         db.flush().unwrap();
     }
     {
-        let db = config().open().unwrap();
+        let db = open_when_unlocked(&config());
         check(&db, &[0, 2, 3]);
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -108,14 +127,14 @@ fn blob_values_survive_a_reopen() {
     let config = || Config::new().path(&dir).segment_size(8 << 20);
     let big: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
     {
-        let db = config().open().unwrap();
+        let db = open_when_unlocked(&config());
         db.insert(b"big", big.as_slice()).unwrap();
         db.flush().unwrap();
         let blobs = std::fs::read_dir(dir.join("blobs")).unwrap().count();
         assert!(blobs > 0, "a 3 MiB value should be stored as a blob");
     }
     {
-        let db = config().open().unwrap();
+        let db = open_when_unlocked(&config());
         assert_eq!(db.get(b"big").unwrap(), Some(IVec::from(big)));
     }
     std::fs::remove_dir_all(&dir).unwrap();
