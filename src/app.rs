@@ -4,13 +4,15 @@
 //! found, then the KMS checks that the root key is the one the store was created with. A dev
 //! root key is created only for a store that holds no keys yet, never over existing data.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::auth::CredentialStore;
+use crate::api::iam::IamApi;
 use crate::api::kms::KmsApi;
+use crate::iam::keys::{GovernedKeys, KeyGuard};
+use crate::iam::{ConfigAccount, ConfigUser, Iam, PolicyCache};
 use crate::api::s3::S3Api;
 use crate::clock::{FileOffsetClock, SharedClock, SystemClock};
 use crate::config::Config;
@@ -46,15 +48,46 @@ pub enum StartError {
     Credentials(String),
 }
 
-/// Access keys the server accepts.
-pub struct StaticCredentials {
-    keys: HashMap<String, SecretString>,
-}
-
-impl CredentialStore for StaticCredentials {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretString> {
-        self.keys.get(access_key_id).cloned()
-    }
+/// The config file's `[[accounts]]`, as the IAM index takes them.
+fn config_accounts(cfg: &Config) -> Vec<ConfigAccount> {
+    let keys = |c: &[crate::config::CredentialConfig]| {
+        c.iter()
+            .map(|c| {
+                (
+                    c.access_key_id.clone(),
+                    SecretString::new(c.secret_access_key.clone()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    cfg.accounts
+        .iter()
+        .map(|a| ConfigAccount {
+            id: a.id.clone(),
+            name: a.name.clone().unwrap_or_else(|| a.id.clone()),
+            root_keys: keys(&a.credentials),
+            users: a
+                .users
+                .iter()
+                .map(|u| ConfigUser {
+                    name: u.name.clone(),
+                    path: u.path.clone().unwrap_or_else(|| "/".into()),
+                    keys: keys(&u.credentials),
+                    inline: u
+                        .policies
+                        .iter()
+                        .map(|p| (p.name.clone(), p.document.clone()))
+                        .collect(),
+                    attached: u.attached_policies.clone(),
+                })
+                .collect(),
+            policies: a
+                .policies
+                .iter()
+                .map(|p| (p.name.clone(), p.document.clone()))
+                .collect(),
+        })
+        .collect()
 }
 
 /// A ready server: what `run` serves, plus what the banner shows.
@@ -85,19 +118,40 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
         creds.push(dev_credentials_for(&store, &root)?);
     }
     let (access_key_id, secret_access_key) = creds[0].clone();
+    let iam = Arc::new(
+        Iam::open(
+            &store,
+            root.clone(),
+            clock.clone(),
+            &cfg.kms.account_id,
+            creds,
+            config_accounts(cfg),
+        )
+        .map_err(|e| StartError::Credentials(e.to_string()))?,
+    );
+    let guard = Arc::new(KeyGuard::new(kms.clone(), iam.clone(), &cfg.region));
     let service = Service::new(
         store.clone(),
-        kms.clone(),
+        Arc::new(GovernedKeys {
+            guard: guard.clone(),
+        }),
         clock.clone(),
         cfg.region.clone(),
     )
+    .with_default_account(&cfg.kms.account_id)
     .with_customer_mac_key(sse_c_mac_key_for(&store, &root)?);
-    let creds: Arc<StaticCredentials> = Arc::new(StaticCredentials {
-        keys: creds.into_iter().collect(),
-    });
+    let creds: Arc<dyn CredentialStore> = iam.clone();
     let app = Arc::new(App {
+        iam: IamApi {
+            iam: iam.clone(),
+            kms: kms.clone(),
+            region: cfg.region.clone(),
+            clock: clock.clone(),
+            body_read_timeout: Duration::from_secs(cfg.limits.body_read_timeout_secs),
+        },
         kms: KmsApi {
             kms: kms.clone(),
+            guard: guard.clone(),
             creds: creds.clone(),
             region: cfg.region.clone(),
             clock: clock.clone(),
@@ -106,6 +160,12 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
         s3: S3Api {
             service,
             creds,
+            iam,
+            kms: kms.clone(),
+            bucket_policies: PolicyCache::new(crate::iam::policy::ParseOptions {
+                kind: crate::iam::policy::PolicyKind::Resource,
+                max_len: crate::api::s3::MAX_BUCKET_POLICY_LEN,
+            }),
             region: cfg.region.clone(),
             vhost_domains: cfg.vhost_domains.clone(),
             clock,

@@ -29,6 +29,8 @@ pub struct Config {
     /// Base domains for virtual-host-style addressing (`bucket.DOMAIN`).
     pub vhost_domains: Vec<String>,
     pub credentials: Vec<CredentialConfig>,
+    /// More accounts (and users of the default one): `[[accounts]]` with `[[accounts.users]]`.
+    pub accounts: Vec<AccountConfig>,
     pub log: LogConfig,
     pub storage: StorageConfig,
     pub kms: KmsConfig,
@@ -145,6 +147,48 @@ impl TlsConfig {
     }
 }
 
+/// An account: its id and name, root credentials, users and customer managed policies. The
+/// account whose id is `kms.account_id` is the default one, whose root is `credentials`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Root credentials of the account.
+    #[serde(default)]
+    pub credentials: Vec<CredentialConfig>,
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
+}
+
+/// An IAM user of an account, with its access keys and policies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub credentials: Vec<CredentialConfig>,
+    /// Inline policies.
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
+    /// ARNs of managed policies: `arn:aws:iam::aws:policy/...` or the account's own.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+}
+
+/// A named policy document (JSON text).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub name: String,
+    pub document: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedKeyConfig {
@@ -179,6 +223,7 @@ impl Default for Config {
             root_key_file: None,
             vhost_domains: vec!["localhost".into()],
             credentials: Vec::new(),
+            accounts: Vec::new(),
             log: LogConfig::default(),
             storage: StorageConfig::default(),
             kms: KmsConfig::default(),
@@ -353,6 +398,28 @@ impl Config {
                 });
             }
         }
+        for a in &self.accounts {
+            if a.id.len() != 12 || !a.id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError::Invalid {
+                    setting: "accounts.id",
+                    message: format!("{:?} is not a 12-digit account id", a.id),
+                });
+            }
+            let creds = a
+                .credentials
+                .iter()
+                .chain(a.users.iter().flat_map(|u| u.credentials.iter()));
+            for c in creds {
+                if c.access_key_id.is_empty() || c.secret_access_key.len() < 8 {
+                    return Err(ConfigError::Invalid {
+                        setting: "accounts.credentials",
+                        message: "access_key_id must be set and secret_access_key at least 8 \
+                                  characters"
+                            .into(),
+                    });
+                }
+            }
+        }
         if self.limits.max_connections == 0 {
             return Err(ConfigError::Invalid {
                 setting: "limits.max_connections",
@@ -401,6 +468,30 @@ mod tests {
         assert_eq!(cfg.credentials.len(), 1);
         assert_eq!(cfg.credentials[0].access_key_id, "AKIDTEST");
         assert!(!format!("{cfg:?}").contains("secretsecret"));
+    }
+
+    /// The example's commented `[[accounts]]` block, uncommented, is a valid config.
+    #[test]
+    fn example_accounts_parse() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/coffer.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("# [[accounts]]").unwrap();
+        let end = start + text[start..].find("\n[tls]").unwrap();
+        let block: Vec<&str> = text[start..end]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect();
+        let cfg: Config = toml::from_str(&block.join("\n")).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.accounts[0].id, "111111111111");
+        assert_eq!(cfg.accounts[0].users[0].attached_policies.len(), 1);
+        assert_eq!(cfg.accounts[0].users[0].policies.len(), 1);
+        let mut bad = cfg.clone();
+        bad.accounts[0].id = "12345".into();
+        assert!(bad.validate().is_err());
+        let mut bad = cfg;
+        bad.accounts[0].users[0].credentials[0].secret_access_key = "short".into();
+        assert!(bad.validate().is_err());
     }
 
     fn tls_from(toml: &str) -> Result<Config, ConfigError> {

@@ -511,6 +511,7 @@ async fn golden_object_decrypts() {
                 created_ms: 0,
                 region: "us-east-1".into(),
                 encryption: None,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -26,6 +26,7 @@ fn tiny_args(json: Option<std::path::PathBuf>, scratch: &std::path::Path) -> Ben
         scratch_dir: Some(scratch.to_path_buf()),
         fill: false,
         startup_check: true,
+        principals: "root".into(),
     }
 }
 
@@ -135,6 +136,35 @@ async fn bench_ceiling_reports_every_stage_and_fraction() {
     }
     let text = coffer::bench::report::render_text(&report);
     assert!(text.contains("ceiling") && text.contains("put"));
+}
+
+/// `--principals root,iam-user`: the same phases as the account root and as an IAM user with
+/// 10 attached policies into a bucket with a 20-statement policy; both are served (no denial).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_runs_as_root_and_as_a_policy_laden_user() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let mut args = tiny_args(None, scratch.path());
+    args.principals = "root,iam-user".into();
+    args.sse = "kms".into();
+    args.phases = "put,get".into();
+    args.duration = "500ms".into();
+    args.startup_check = false;
+    let report = coffer::bench::run(&args.parse_options().expect("options"))
+        .await
+        .expect("bench runs");
+    let who: Vec<&str> = report.runs.iter().map(|r| r.principal.as_str()).collect();
+    assert_eq!(who, ["root", "iam-user"]);
+    for run in &report.runs {
+        for p in &run.phases {
+            assert!(p.ops > 0, "{}: {p:?}", run.principal);
+            assert_eq!(p.errors, 0, "{}: {p:?}", run.principal);
+        }
+    }
+    let mut bad = tiny_args(None, scratch.path());
+    bad.principals = "iam-user".into();
+    bad.in_process = false;
+    bad.endpoint = Some("http://127.0.0.1:1".into());
+    assert!(bad.parse_options().is_err());
 }
 
 #[test]

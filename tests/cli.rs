@@ -195,6 +195,7 @@ const REGISTERED: &[&str] = &[
     "s3cmd.sh",
     "multipart.sh",
     "sse.sh",
+    "access_scenario.sh",
 ];
 
 /// Scripts run by hand, not by the suite: `mem_multipart.sh SIZE CACHE` measures the server's
@@ -218,6 +219,11 @@ fn all_scripts_are_registered() {
 #[test]
 fn aws_cli_s3_scenario() {
     run_script("s3_scenario.sh", &[]);
+}
+
+#[test]
+fn aws_cli_access_scenario() {
+    run_script("access_scenario.sh", &[]);
 }
 
 #[test]

@@ -527,26 +527,28 @@ async fn kms_key_states_are_enforced_for_the_api_and_for_s3_gets() {
 
     // Audit: the S3 GET that worked, the one refused while disabled, the shredding.
     let lines = audit_lines(&srv);
+    let by_s3 = |l: &serde_json::Value| l["userIdentity"]["invokedBy"] == "s3.amazonaws.com";
+    let key_of = |l: &serde_json::Value| l["requestParameters"]["keyId"].clone();
     let s3_ok = lines
         .iter()
-        .filter(|l| {
-            l["source"] == "s3" && l["outcome"] == "success" && l["key_arn"] == arn.as_str()
-        })
+        .filter(|l| by_s3(l) && l.get("errorCode").is_none() && key_of(l) == arn.as_str())
         .count();
     assert!(s3_ok >= 4, "PUT + three GETs: {lines:#?}");
-    assert!(lines.iter().any(|l| l["source"] == "s3"
-        && l["operation"] == "Decrypt"
-        && l["outcome"] == "DisabledException"
-        && l["access_key"] == ACCESS_KEY
-        && l["encryption_context"]["aws:s3:arn"] == "arn:aws:s3:::states/obj"));
-    assert!(lines.iter().any(|l| l["source"] == "api"
-        && l["operation"] == "DisableKey"
-        && l["key_arn"] == arn.as_str()
-        && l["request_id"].is_string()
-        && l["source_address"] == "127.0.0.1"));
-    assert!(lines.iter().any(|l| l["source"] == "internal"
-        && l["operation"] == "DeleteKey"
-        && l["key_arn"] == arn.as_str()));
+    assert!(lines.iter().any(|l| by_s3(l)
+        && l["eventName"] == "Decrypt"
+        && l["errorCode"] == "DisabledException"
+        && l["userIdentity"]["accessKeyId"] == ACCESS_KEY
+        && l["requestParameters"]["encryptionContext"]["aws:s3:arn"]
+            == "arn:aws:s3:::states/obj"));
+    assert!(lines.iter().any(|l| !by_s3(l)
+        && l["eventType"] == "AwsApiCall"
+        && l["eventName"] == "DisableKey"
+        && key_of(l) == arn.as_str()
+        && l["requestID"].is_string()
+        && l["sourceIPAddress"] == "127.0.0.1"));
+    assert!(lines.iter().any(|l| l["eventType"] == "AwsServiceEvent"
+        && l["eventName"] == "DeleteKey"
+        && key_of(l) == arn.as_str()));
     let text = std::fs::read_to_string(srv.data_dir().join("audit.log")).unwrap();
     assert!(!text.contains("stateful data"));
     assert!(!text.contains(SECRET_KEY));
@@ -841,7 +843,7 @@ async fn kms_tags_and_key_policies() {
             .unwrap()
             .contains("arn:aws:iam::000000000000:root")
     );
-    let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kms:*","Resource":"*"}]}"#;
     kms.put_key_policy()
         .key_id(&id)
         .policy_name("default")

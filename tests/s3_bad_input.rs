@@ -99,7 +99,7 @@ async fn bad_names_headers_and_operations() {
         .send(srv.addr)
         .await;
     assert_s3_error(&r, 501, "NotImplemented");
-    let r = RawRequest::new("GET", "/bad/keep?acl", srv.addr)
+    let r = RawRequest::new("GET", "/bad/keep?retention", srv.addr)
         .send(srv.addr)
         .await;
     assert_s3_error(&r, 501, "NotImplemented");

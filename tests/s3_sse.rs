@@ -722,7 +722,7 @@ fn data_key_requests(srv: &TestServer) -> usize {
         .lines()
         .filter(|l| {
             serde_json::from_str::<serde_json::Value>(l)
-                .is_ok_and(|v| v["operation"] == "GenerateDataKey")
+                .is_ok_and(|v| v["eventName"] == "GenerateDataKey")
         })
         .count()
 }

@@ -17,9 +17,12 @@
 //! - `verify`: `coffer verify` on clean, crashed, tampered stores and a wrong root key
 //! - `crash`: SIGKILL under load, restart, every acknowledged write intact, nothing left behind
 //! - `bench`: `coffer bench` smoke tests (in-process, tiny settings, no timed assertions)
+//! - `access`: accounts, IAM users and policies, bucket and key policies, anonymous access,
+//!   cross-account access, S3's key uses on the caller's behalf, the audit of all of it
 
 mod common;
 
+mod access;
 mod at_rest;
 mod bench;
 mod cli;

@@ -15,6 +15,7 @@
 pub mod ceiling;
 pub mod client;
 pub mod phases;
+pub mod policies;
 pub mod report;
 
 use std::net::SocketAddr;
@@ -193,6 +194,11 @@ pub struct BenchArgs {
     /// (open the store, sweep, open the KMS), to check start-up time against object count.
     #[arg(long)]
     pub startup_check: bool,
+    /// Who the phases run as, comma-separated: root (the account root, no policies) and, with
+    /// --in-process, iam-user (an IAM user with 10 attached managed policies, into a bucket
+    /// with a 20-statement bucket policy): the cost of authorization, in one run.
+    #[arg(long, default_value = "root")]
+    pub principals: String,
 }
 
 /// Parsed and checked options.
@@ -218,6 +224,7 @@ pub struct BenchOptions {
     pub scratch_dir: Option<PathBuf>,
     pub fill: bool,
     pub startup_check: bool,
+    pub principals: Vec<policies::PrincipalChoice>,
 }
 
 fn list(s: &str) -> impl Iterator<Item = &str> {
@@ -319,6 +326,21 @@ impl BenchArgs {
         if self.objects == 0 {
             return Err(BenchError::Usage("--objects must be at least 1".into()));
         }
+        let principals = list(&self.principals)
+            .map(|p| {
+                policies::PrincipalChoice::parse(p).ok_or_else(|| {
+                    BenchError::Usage(format!("unknown principal {p:?} (root or iam-user)"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if principals.is_empty() {
+            return Err(BenchError::Usage("--principals needs at least one value".into()));
+        }
+        if principals.contains(&policies::PrincipalChoice::IamUser) && !self.in_process {
+            return Err(BenchError::Usage(
+                "--principals iam-user needs --in-process (the bench sets the user up)".into(),
+            ));
+        }
         if self.endpoint.is_none() && !self.in_process && !self.ceiling {
             return Err(BenchError::Usage(
                 "say what to bench: --endpoint URL, --in-process, or --ceiling".into(),
@@ -345,6 +367,7 @@ impl BenchArgs {
             scratch_dir: self.scratch_dir.clone(),
             fill: self.fill,
             startup_check: self.startup_check,
+            principals,
         })
     }
 }
@@ -401,6 +424,11 @@ struct InProcess {
     _dir: Scratch,
 }
 
+/// The bench IAM user's credentials (derived from the root's: the bench makes both).
+fn user_credentials(access: &str, secret: &str) -> (String, String) {
+    (format!("{access}U"), format!("{secret}-user"))
+}
+
 fn bench_config(dir: &Path, access: &str, secret: &str, region: &str) -> Config {
     let mut cfg = Config {
         listen: "127.0.0.1:0".into(),
@@ -422,9 +450,14 @@ impl InProcess {
         access: &str,
         secret: &str,
         region: &str,
+        user_bucket: Option<&str>,
     ) -> Result<InProcess, BenchError> {
         let dir = Scratch::new(parent, "server")?;
-        let cfg = bench_config(&dir.0, access, secret, region);
+        let mut cfg = bench_config(&dir.0, access, secret, region);
+        if let Some(bucket) = user_bucket {
+            let (ua, us) = user_credentials(access, secret);
+            policies::add_user(&mut cfg, &ua, &us, bucket);
+        }
         let server_cfg = cfg.clone();
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -594,6 +627,44 @@ async fn resolve_endpoint(endpoint: &str) -> Result<(SocketAddr, String), BenchE
 }
 
 /// Creates the bucket unless it exists already (owned by us).
+/// PutBucketPolicy as the target's principal.
+async fn put_bucket_policy(target: &Target, policy: &str) -> Result<(), BenchError> {
+    let mut conn = Conn::connect(target.addr)
+        .await
+        .map_err(|e| BenchError::Setup(format!("cannot connect to {}: {e}", target.addr)))?;
+    let path = format!("/{}", target.bucket);
+    let hash = phases::body_hash(policy.as_bytes());
+    let head = target.signer.head(
+        &RequestSpec {
+            method: "PUT",
+            path: &path,
+            query: "policy=",
+            payload_hash: &hash,
+            content_length: Some(policy.len()),
+            amz_headers: &[],
+        },
+        std::time::SystemTime::now(),
+    );
+    let resp = conn
+        .round_trip(&head, policy.as_bytes(), false, true)
+        .await
+        .map_err(|e| BenchError::Setup(format!("put bucket policy: {e}")))?;
+    if resp.status == 204 || resp.status == 200 {
+        return Ok(());
+    }
+    let body = resp
+        .body
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default()
+        .into_owned();
+    Err(BenchError::Setup(format!(
+        "put bucket policy: HTTP {}: {}",
+        resp.status,
+        &body[..body.len().min(300)]
+    )))
+}
+
 async fn ensure_bucket(target: &Target) -> Result<(), BenchError> {
     let mut conn = Conn::connect(target.addr)
         .await
@@ -681,8 +752,18 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         let (addr, host) = resolve_endpoint(ep).await?;
         (Some(addr), host, ep.clone())
     } else if opts.in_process {
-        let s =
-            InProcess::start(opts.scratch_dir.as_deref(), &access, &secret, &opts.region).await?;
+        let with_user = opts
+            .principals
+            .contains(&policies::PrincipalChoice::IamUser)
+            .then_some(opts.bucket.as_str());
+        let s = InProcess::start(
+            opts.scratch_dir.as_deref(),
+            &access,
+            &secret,
+            &opts.region,
+            with_user,
+        )
+        .await?;
         let addr = s.addr;
         server = Some(s);
         (Some(addr), addr.to_string(), "in-process".to_string())
@@ -692,18 +773,24 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
 
     let mut runs = Vec::new();
     if let Some(addr) = addr {
-        let target = Arc::new(Target {
-            addr,
-            signer: Signer {
-                access_key_id: access.clone(),
-                secret: SecretString::new(secret.clone()),
-                region: opts.region.clone(),
-                host,
-            },
-            bucket: opts.bucket.clone(),
-            payload: opts.payload,
-        });
-        ensure_bucket(&target).await?;
+        let target_for = |access_key_id: &str, secret: &str| {
+            Arc::new(Target {
+                addr,
+                signer: Signer {
+                    access_key_id: access_key_id.to_string(),
+                    secret: SecretString::new(secret.to_string()),
+                    region: opts.region.clone(),
+                    host: host.clone(),
+                },
+                bucket: opts.bucket.clone(),
+                payload: opts.payload,
+            })
+        };
+        let root_target = target_for(&access, &secret);
+        ensure_bucket(&root_target).await?;
+        if opts.principals.contains(&policies::PrincipalChoice::IamUser) {
+            put_bucket_policy(&root_target, &policies::bucket_policy(&opts.bucket)).await?;
+        }
         let run_id = random_token(4)?.to_ascii_lowercase();
         for &size in &opts.sizes {
             let len =
@@ -712,22 +799,43 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
             let hash = phases::body_hash(&body);
             for &sse in &opts.sse {
                 for &c in &opts.concurrency {
-                    let label = format!("{} c{} {}", human_size(size), c, sse.name());
-                    let ctx = Arc::new(RunCtx {
-                        target: target.clone(),
-                        prefix: format!("bench-{run_id}/{}-c{c}-{}/", human_size(size), sse.name()),
-                        size,
-                        concurrency: c,
-                        sse,
-                        objects: opts.objects,
-                        body: body.clone(),
-                        body_hash: hash.clone(),
-                        progress: opts.progress,
-                        label,
-                    });
-                    let mut run = run_phases(&ctx, opts, &ceiling).await;
-                    run.rss_mib_after = report::rss_mib();
-                    runs.push(run);
+                    for &principal in &opts.principals {
+                        let target = match principal {
+                            policies::PrincipalChoice::Root => root_target.clone(),
+                            policies::PrincipalChoice::IamUser => {
+                                let (ua, us) = user_credentials(&access, &secret);
+                                target_for(&ua, &us)
+                            }
+                        };
+                        let who = if opts.principals.len() > 1 {
+                            format!(" {}", principal.name())
+                        } else {
+                            String::new()
+                        };
+                        let label =
+                            format!("{} c{} {}{who}", human_size(size), c, sse.name());
+                        let ctx = Arc::new(RunCtx {
+                            target,
+                            prefix: format!(
+                                "bench-{run_id}/{}-c{c}-{}-{}/",
+                                human_size(size),
+                                sse.name(),
+                                principal.name()
+                            ),
+                            size,
+                            concurrency: c,
+                            sse,
+                            objects: opts.objects,
+                            body: body.clone(),
+                            body_hash: hash.clone(),
+                            progress: opts.progress,
+                            label,
+                        });
+                        let mut run = run_phases(&ctx, opts, &ceiling).await;
+                        run.principal = principal.name().to_string();
+                        run.rss_mib_after = report::rss_mib();
+                        runs.push(run);
+                    }
                 }
             }
         }
@@ -850,6 +958,7 @@ async fn run_phases(
         objects: ctx.objects,
         phases,
         rss_mib_after: None,
+        principal: String::new(),
     }
 }
 
@@ -899,6 +1008,7 @@ mod tests {
             scratch_dir: None,
             fill: false,
             startup_check: false,
+            principals: "root".into(),
         };
         let o = args.parse_options().unwrap();
         assert_eq!(o.phases, vec![Phase::Put, Phase::Get, Phase::Delete]);

@@ -105,6 +105,8 @@ pub struct RunReport {
     pub concurrency: usize,
     pub sse: String,
     pub objects: u64,
+    /// Who the phases ran as (`root`, `iam-user`).
+    pub principal: String,
     pub phases: Vec<PhaseReport>,
     /// Resident memory of the bench process after this run (client and, with --in-process,
     /// server), MiB; Linux only.
@@ -195,11 +197,12 @@ pub fn render_text(report: &Report) -> String {
     for run in &report.runs {
         let _ = writeln!(
             s,
-            "\n== size {} | concurrency {} | sse {} | objects {} ==",
+            "\n== size {} | concurrency {} | sse {} | objects {} | as {} ==",
             human_size(run.object_size),
             run.concurrency,
             run.sse,
-            run.objects
+            run.objects,
+            run.principal
         );
         if let Some(r) = run.rss_mib_after {
             let _ = writeln!(s, "process RSS after this run: {r:.0} MiB");

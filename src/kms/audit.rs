@@ -1,12 +1,14 @@
-//! The KMS audit log: one JSON line per KMS use, through the JSON API or by the S3 layer on
-//! PUT and GET, and one per key the KMS destroys on its own (deletion windows that ended).
+//! The audit log: one JSON line per KMS use (through the KMS API, or by S3 on a caller's
+//! behalf on PUT, Copy, multipart and GET), per IAM change, per access denial, and per key the
+//! KMS destroys on its own (deletion windows that ended).
 //!
-//! A line holds the time, the request id, where the use came from (`api`, `s3`, `internal`),
-//! the caller's access key and source address, the operation, the key ARN, the encryption
-//! context and the outcome (`success` or the AWS exception name). It never holds plaintext,
-//! data keys, key material, ciphertext blobs or secrets: [`AuditEntry`] has no field that
-//! could carry them. The encryption context is logged as AWS CloudTrail logs it: it is not
-//! secret by design (it is authenticated, not encrypted).
+//! Lines use CloudTrail's field names (`eventTime`, `eventSource`, `eventName`,
+//! `userIdentity` with `type`, `arn`, `accountId`, `accessKeyId` and, for S3's key uses,
+//! `invokedBy`, `sourceIPAddress`, `userAgent`, `requestParameters`, `resources`, `errorCode`,
+//! `requestID`, `eventID`, `eventType`), so tools that read CloudTrail read them. A line never
+//! holds plaintext, data keys, key material, ciphertext blobs or secrets: `requestParameters`
+//! carries names, ids and the encryption context only. The encryption context is logged as
+//! CloudTrail logs it: it is not secret by design (it is authenticated, not encrypted).
 //!
 //! Who is calling is known to the protocol layer, not to the KMS, so it travels in a
 //! task-local [`Caller`] that the server sets around each request ([`with_caller`]); the S3
@@ -27,7 +29,6 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::EncryptionContext;
 
 /// Who is calling, for the current request.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +36,9 @@ pub struct Caller {
     pub request_id: Option<String>,
     pub source_address: Option<String>,
     pub access_key: Option<String>,
+    pub user_agent: Option<String>,
+    /// The authenticated principal, once known. KMS uses by S3 are authorized for it.
+    pub principal: Option<std::sync::Arc<crate::iam::Principal>>,
 }
 
 tokio::task_local! {
@@ -49,6 +53,16 @@ pub async fn with_caller<F: std::future::Future>(caller: Caller, fut: F) -> F::O
 /// Records the verified access key of the current request (no-op outside a request).
 pub fn set_access_key(access_key: &str) {
     let _ = CALLER.try_with(|c| c.borrow_mut().access_key = Some(access_key.to_string()));
+}
+
+/// Records the authenticated principal of the current request (no-op outside a request).
+pub fn set_principal(principal: std::sync::Arc<crate::iam::Principal>) {
+    let _ = CALLER.try_with(|c| c.borrow_mut().principal = Some(principal));
+}
+
+/// The current request's principal, if one was recorded.
+pub fn current_principal() -> Option<std::sync::Arc<crate::iam::Principal>> {
+    CALLER.try_with(|c| c.borrow().principal.clone()).ok().flatten()
 }
 
 /// The current request's caller, if any.
@@ -68,25 +82,91 @@ pub enum Source {
     Internal,
 }
 
-/// One audit line.
+/// `userIdentity` of a line, with CloudTrail's field names.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity<'a> {
+    /// `Root`, `IAMUser`, `AWSAccount` (anonymous) or `AWSService`.
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<&'a str>,
+    /// The service that acted on the principal's behalf (`s3.amazonaws.com`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<&'a str>,
+}
+
+/// A resource a line names (`resources[]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditResource<'a> {
+    #[serde(rename = "ARN")]
+    pub arn: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+}
+
+/// One audit line, with CloudTrail's field names (CloudTrail User Guide, "CloudTrail record
+/// contents"). `requestParameters` holds names and ids only, never a secret or a blob.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AuditEntry<'a> {
+    pub event_version: &'static str,
     /// RFC 3339, UTC.
-    pub time: String,
+    pub event_time: String,
+    /// `kms.amazonaws.com`, `s3.amazonaws.com`, `iam.amazonaws.com`, `sts.amazonaws.com`.
+    pub event_source: &'a str,
+    pub event_name: &'a str,
+    pub aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress", skip_serializing_if = "Option::is_none")]
+    pub source_ip_address: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_identity: Option<UserIdentity<'a>>,
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub request_parameters: serde_json::Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<AuditResource<'a>>,
+    /// The AWS error code of a failure (`AccessDenied`, `DisabledException`, ...); absent on
+    /// success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<&'a str>,
+    #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<&'a str>,
-    pub source: Source,
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// `AwsApiCall` for requests, `AwsServiceEvent` for what the KMS does on its own.
+    pub event_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_address: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_key: Option<&'a str>,
-    pub operation: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_arn: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption_context: Option<&'a EncryptionContext>,
-    /// `success`, or the AWS exception name of the failure.
-    pub outcome: &'a str,
+    pub recipient_account_id: Option<&'a str>,
+}
+
+/// What happened, as the caller of [`AuditLog::record`] knows it; who did it comes from the
+/// task-local [`Caller`].
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    pub event_source: &'a str,
+    pub event_name: &'a str,
+    pub invoked_by: Option<&'a str>,
+    pub resources: Vec<AuditResource<'a>>,
+    pub request_parameters: serde_json::Value,
+    pub error_code: Option<&'a str>,
+    pub error_message: Option<&'a str>,
+    /// The account whose resource it was.
+    pub recipient_account_id: Option<&'a str>,
+    /// Something the service did on its own (a deletion window ended), even when a request
+    /// made it due.
+    pub service_event: bool,
 }
 
 /// An append-only JSON-lines file.
@@ -125,6 +205,70 @@ impl AuditLog {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Appends the line of `event` for the current caller (a service event outside a
+    /// request).
+    pub fn record(&self, now: SystemTime, region: &str, event: &Event<'_>) {
+        let caller = current_caller().unwrap_or_default();
+        let principal = caller.principal.as_deref();
+        let in_request = caller.request_id.is_some() && !event.service_event;
+        let principal = principal.filter(|_| in_request);
+        let user_identity = match principal {
+            Some(p) => Some(UserIdentity {
+                kind: p.identity_type(),
+                principal_id: Some(&p.user_id),
+                arn: Some(&p.arn),
+                account_id: (!p.account.is_empty()).then_some(p.account.as_str()),
+                access_key_id: caller.access_key.as_deref(),
+                user_name: p.user_name.as_deref(),
+                invoked_by: event.invoked_by,
+            }),
+            None if in_request => Some(UserIdentity {
+                kind: "AWSAccount",
+                principal_id: None,
+                arn: None,
+                account_id: None,
+                access_key_id: caller.access_key.as_deref(),
+                user_name: None,
+                invoked_by: event.invoked_by,
+            }),
+            None => Some(UserIdentity {
+                kind: "AWSService",
+                principal_id: None,
+                arn: None,
+                account_id: None,
+                access_key_id: None,
+                user_name: None,
+                invoked_by: Some(event.event_source),
+            }),
+        };
+        self.write(&AuditEntry {
+            event_version: "1.08",
+            event_time: rfc3339(now),
+            event_source: event.event_source,
+            event_name: event.event_name,
+            aws_region: region,
+            source_ip_address: if event.invoked_by.is_some() {
+                event.invoked_by
+            } else {
+                caller.source_address.as_deref()
+            },
+            user_agent: event.invoked_by.or(caller.user_agent.as_deref()),
+            user_identity,
+            request_parameters: event.request_parameters.clone(),
+            resources: event.resources.clone(),
+            error_code: event.error_code,
+            error_message: event.error_message,
+            request_id: caller.request_id.as_deref().filter(|_| in_request),
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_type: if in_request {
+                "AwsApiCall"
+            } else {
+                "AwsServiceEvent"
+            },
+            recipient_account_id: event.recipient_account_id,
+        });
     }
 
     /// Appends one line; failures go to the server log.

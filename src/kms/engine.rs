@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::audit::{self, AuditEntry, AuditLog, Source};
+use super::audit::{self, AuditLog, Source};
 use super::blob;
 use super::root::RootKey;
 use super::store::{
@@ -730,6 +730,7 @@ impl Kms {
             policy: None,
             import_params: None,
             imported_material_digest: None,
+            grants: Vec::new(),
         })
     }
 
@@ -903,7 +904,7 @@ impl Kms {
     }
 
     /// The AWS-managed `alias/aws/s3` key, created on first use.
-    fn aws_managed_s3(&self) -> Result<KeyRecord, KmsError> {
+    pub(super) fn aws_managed_s3(&self) -> Result<KeyRecord, KmsError> {
         self.shared_key(
             &self.aws_s3_key,
             "alias/aws/s3",
@@ -1039,23 +1040,44 @@ impl Kms {
         outcome: &str,
     ) {
         let Some(log) = &self.audit else { return };
-        let caller = audit::current_caller().unwrap_or_default();
-        let source = if source == Source::Internal || caller.request_id.is_some() {
-            source
-        } else {
-            Source::Internal
-        };
-        log.write(&AuditEntry {
-            time: audit::rfc3339(self.clock.now()),
-            request_id: caller.request_id.as_deref(),
-            source,
-            source_address: caller.source_address.as_deref(),
-            access_key: caller.access_key.as_deref(),
-            operation,
-            key_arn,
-            encryption_context: context.filter(|c| !c.is_empty()),
-            outcome,
-        });
+        let mut params = serde_json::Map::new();
+        if let Some(arn) = key_arn {
+            params.insert("keyId".into(), arn.into());
+        }
+        if let Some(c) = context.filter(|c| !c.is_empty()) {
+            params.insert(
+                "encryptionContext".into(),
+                serde_json::to_value(c).unwrap_or_default(),
+            );
+        }
+        let resources = key_arn
+            .filter(|a| a.contains(":key/"))
+            .map(|arn| audit::AuditResource {
+                arn,
+                kind: "AWS::KMS::Key",
+            })
+            .into_iter()
+            .collect();
+        log.record(
+            self.clock.now(),
+            &self.region,
+            &audit::Event {
+                event_source: "kms.amazonaws.com",
+                event_name: operation,
+                invoked_by: (source == Source::S3).then_some("s3.amazonaws.com"),
+                resources,
+                request_parameters: serde_json::Value::Object(params),
+                error_code: (outcome != "success").then_some(outcome),
+                error_message: None,
+                recipient_account_id: key_arn.map(crate::kms::arn_account),
+                service_event: source == Source::Internal,
+            },
+        );
+    }
+
+    /// The audit log, for lines of other services (IAM changes, S3 denials).
+    pub fn audit_log(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
     }
 
     /// The audit log's path, if there is one.

@@ -23,7 +23,7 @@ use super::store::{
     self, AliasRecord, DeletionSchedule, KeyManager, KeyOrigin, KeyRecord, KeyState, KmsTag,
     RotationType,
 };
-use super::{KeyMetadata, Kms, KmsError};
+use super::{KeyMetadata, KeyRef, Kms, KmsError};
 use crate::secret::Key32;
 
 /// `ScheduleKeyDeletion` window bounds and default (AWS's).
@@ -460,10 +460,56 @@ impl Kms {
     pub fn get_key_policy(&self, key: &str, name: Option<&str>) -> Result<String, KmsError> {
         check_policy_name(name)?;
         let rec = self.resolve_named(key)?;
-        Ok(rec.policy.clone().unwrap_or_else(|| self.default_policy()))
+        Ok(self.effective_policy(&rec))
     }
 
-    /// `PutKeyPolicy`: stored as given (enforcement comes with access control).
+    /// What access control needs to know of a key: its ARN, account and policy in force.
+    pub fn key_access(&self, key: &str) -> Result<KeyAccess, KmsError> {
+        let rec = self.resolve_named(key)?;
+        Ok(self.access_of(&rec))
+    }
+
+    /// [`Kms::key_access`] of the key a ciphertext blob names; `None` for the service-owned
+    /// SSE-S3 key, which no principal calls (S3 uses it on its own behalf).
+    pub fn blob_key_access(&self, blob: &[u8]) -> Result<Option<KeyAccess>, KmsError> {
+        let parsed = super::blob::parse(blob)?;
+        let Some(rec) = self.load_key(&parsed.key_id)? else {
+            return Err(KmsError::InvalidCiphertext);
+        };
+        if rec.service_owned {
+            return Ok(None);
+        }
+        Ok(Some(self.access_of(&rec)))
+    }
+
+    /// [`Kms::key_access`] for a key reference as S3 holds them; `None` for the service key.
+    pub fn ref_key_access(&self, key: KeyRef<'_>) -> Result<Option<KeyAccess>, KmsError> {
+        match key {
+            KeyRef::ServiceSseS3 => Ok(None),
+            KeyRef::AwsManagedS3 => Ok(Some(self.access_of(&self.aws_managed_s3()?))),
+            KeyRef::Named(k) => self.key_access(k).map(Some),
+        }
+    }
+
+    fn access_of(&self, rec: &KeyRecord) -> KeyAccess {
+        KeyAccess {
+            arn: rec.arn.clone(),
+            account: arn_account(&rec.arn).to_string(),
+            policy: self.effective_policy(rec),
+            aws_managed: rec.key_manager == KeyManager::Aws,
+        }
+    }
+
+    fn effective_policy(&self, rec: &KeyRecord) -> String {
+        match (&rec.policy, rec.key_manager) {
+            (Some(p), _) => p.clone(),
+            (None, KeyManager::Aws) => self.aws_managed_policy(),
+            (None, KeyManager::Customer) => self.default_policy(),
+        }
+    }
+
+    /// `PutKeyPolicy`: stored as given; the caller has validated it and applied the lockout
+    /// safety check.
     pub fn put_key_policy(
         &self,
         key: &str,
@@ -471,7 +517,7 @@ impl Kms {
         policy: &str,
     ) -> Result<(), KmsError> {
         check_policy_name(name)?;
-        validate_policy(policy)?;
+            validate_policy(policy)?;
         let rec = self.customer_key(key, "PutKeyPolicy")?;
         self.tables.update_key(&rec.id()?, |r| {
             if r.state == KeyState::PendingDeletion {
@@ -487,6 +533,39 @@ impl Kms {
     pub fn list_key_policies(&self, key: &str) -> Result<Vec<String>, KmsError> {
         self.resolve_named(key)?;
         Ok(vec![DEFAULT_POLICY_NAME.to_string()])
+    }
+
+    /// The policy AWS gives the AWS managed key `aws/s3`: every principal of the account may
+    /// use it through S3, and the account may read its metadata directly.
+    fn aws_managed_policy(&self) -> String {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Id": "auto-s3-2",
+            "Statement": [
+                {
+                    "Sid": "Allow access through S3 for all principals in the account that are authorized to use S3",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {
+                        "kms:CallerAccount": self.account_id(),
+                        "kms:ViaService": format!("s3.{}.amazonaws.com", self.region()),
+                    }}
+                },
+                {
+                    "Sid": "Allow direct access to key metadata to the account",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": format!("arn:aws:iam::{}:root", self.account_id())},
+                    // AWS grants the account only Describe*/Get*/List* here; Coffer also lets
+                    // the account root use the key directly (its tests and demos unwrap data
+                    // keys with `aws kms`). Users still need the S3 path or a grant.
+                    "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                    "Resource": "*"
+                }
+            ]
+        })
+        .to_string()
     }
 
     /// AWS's default key policy: the account root may do everything.
@@ -511,6 +590,22 @@ impl Kms {
         check_usable(&rec)?;
         Ok(rec.arn)
     }
+}
+
+/// A key as access control sees it.
+#[derive(Debug, Clone)]
+pub struct KeyAccess {
+    pub arn: String,
+    /// The account in the key's ARN.
+    pub account: String,
+    /// The key policy in force (stored, or the default for its kind).
+    pub policy: String,
+    pub aws_managed: bool,
+}
+
+/// The account field of an ARN (`arn:partition:service:region:ACCOUNT:...`).
+pub fn arn_account(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or("")
 }
 
 fn deletion_due(rec: &KeyRecord, now: u64) -> bool {

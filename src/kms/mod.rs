@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod blob;
 mod engine;
+pub mod grants;
 mod import;
 mod lifecycle;
 pub mod root;
@@ -27,7 +28,7 @@ pub use engine::{
 };
 pub use import::{ImportParameters, WrappingAlgorithm, WrappingKeySpec};
 pub use lifecycle::{
-    DEFAULT_PENDING_WINDOW_DAYS, KeyRotation, MAX_PENDING_WINDOW_DAYS, MAX_POLICY_LEN,
+    DEFAULT_PENDING_WINDOW_DAYS, KeyAccess, arn_account, KeyRotation, MAX_PENDING_WINDOW_DAYS, MAX_POLICY_LEN,
     MAX_ROTATION_PERIOD_DAYS, MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS, RotationStatus,
 };
 pub use root::{RootKey, RootKeyError};
@@ -138,6 +139,9 @@ pub enum KmsError {
     /// A key policy that is not a JSON object (`MalformedPolicyDocumentException`).
     #[error("{0}")]
     MalformedPolicy(String),
+    /// A quota is exhausted (`LimitExceededException`), e.g. grants per key.
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("KMS internal error: {0}")]
     Internal(String),
 }
@@ -162,6 +166,7 @@ impl KmsError {
             KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             KmsError::MalformedPolicy(_) => "MalformedPolicyDocumentException",
+            KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }
@@ -187,4 +192,15 @@ pub trait KeyProvider: Send + Sync + 'static {
     /// The full ARN of `key`, creating the AWS-managed key if needed; errors as
     /// `generate_data_key` would (not found, disabled, ...).
     fn resolve_key_arn(&self, key: KeyRef<'_>) -> Result<String, KmsError>;
+
+    /// Whether the current caller may have data keys generated under `key` with `context`
+    /// (`kms:GenerateDataKey`), asked before any is made or taken from a cache. The KMS itself
+    /// allows everything; the provider S3 uses asks the key policy (`iam::keys`).
+    fn authorize_generate(
+        &self,
+        _key: KeyRef<'_>,
+        _context: &EncryptionContext,
+    ) -> Result<(), KmsError> {
+        Ok(())
+    }
 }

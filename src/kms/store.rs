@@ -184,6 +184,30 @@ pub struct KeyRecord {
     /// of different material is refused as AWS does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported_material_digest: Option<String>,
+    /// The key's grants (CreateGrant), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<GrantRecord>,
+}
+
+/// One grant: who may do which operations with the key, under which constraints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// 64 hex characters.
+    pub grant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub grantee_principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    /// The account root ARN of the principal that created the grant.
+    pub issuing_account: String,
+    /// KMS operation names (`Decrypt`, `GenerateDataKey`, ...).
+    pub operations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_context_subset: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_context_equals: Option<std::collections::BTreeMap<String, String>>,
+    pub created_ms: u64,
 }
 
 /// The wrapping key pair and token handed out by `GetParametersForImport`.

@@ -1057,14 +1057,21 @@ fn kms_audit_log_has_a_line_per_use_and_no_secrets() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 3, "{text}");
-    assert_eq!(lines[0]["operation"], "GenerateDataKey");
-    assert_eq!(lines[0]["key_arn"], dk.key_arn.as_str());
+    assert_eq!(lines[0]["eventName"], "GenerateDataKey");
+    assert_eq!(lines[0]["eventSource"], "kms.amazonaws.com");
     assert_eq!(
-        lines[0]["encryption_context"]["aws:s3:arn"],
+        lines[0]["requestParameters"]["keyId"],
+        dk.key_arn.as_str()
+    );
+    assert_eq!(lines[0]["resources"][0]["ARN"], dk.key_arn.as_str());
+    assert_eq!(
+        lines[0]["requestParameters"]["encryptionContext"]["aws:s3:arn"],
         "arn:aws:s3:::b/k"
     );
-    assert_eq!(lines[1]["outcome"], "success");
-    assert_eq!(lines[2]["outcome"], "InvalidCiphertextException");
+    // Outside a request: what the KMS did on its own account.
+    assert_eq!(lines[0]["eventType"], "AwsServiceEvent");
+    assert!(lines[1].get("errorCode").is_none());
+    assert_eq!(lines[2]["errorCode"], "InvalidCiphertextException");
     let b64 = |b: &[u8]| {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(b)

@@ -44,6 +44,7 @@ pub const MAX_HEADERS: usize = 100;
 
 /// Everything a connection needs.
 pub struct App {
+    pub iam: crate::api::iam::IamApi,
     pub s3: S3Api,
     pub kms: KmsApi,
     pub limits: LimitsConfig,
@@ -205,18 +206,41 @@ pub fn new_request_id() -> String {
     hex::encode_upper(b)
 }
 
-async fn dispatch(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<ResBody> {
+async fn dispatch(app: &App, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ResBody> {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = req.method().clone();
     if method == Method::GET && req.uri().path() == "/health" {
         return health();
     }
+    req.extensions_mut().insert(crate::api::s3::PeerAddr(peer));
     let caller = Caller {
         request_id: Some(request_id.clone()),
         source_address: Some(peer.ip().to_string()),
         access_key: None,
+        user_agent: req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
+        principal: None,
     };
+    if matches!(
+        crate::api::auth::signing_service(req.headers(), req.uri()),
+        Some("iam" | "sts")
+    ) {
+        let (resp, info) = audit::with_caller(caller, app.iam.handle(req, &request_id)).await;
+        let status = resp.status().as_u16();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::error!(request_id, method = %method, api = info.service, op = info.operation,
+                status, ms, access_key = info.access_key, error = info.error, "request");
+        } else {
+            tracing::info!(request_id, method = %method, api = info.service, op = info.operation,
+                status, ms, access_key = info.access_key, error = info.error, "request");
+        }
+        return resp;
+    }
     if method == Method::POST
         && req.uri().path() == "/"
         && req.headers().contains_key("x-amz-target")

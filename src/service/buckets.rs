@@ -44,8 +44,15 @@ pub fn validate_bucket_name(name: &str) -> Result<(), ServiceError> {
 }
 
 impl Service {
-    /// Creates a bucket. `location`: the LocationConstraint the client asked for, if any.
-    pub fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<(), ServiceError> {
+    /// Creates a bucket owned by `owner`. `location`: the LocationConstraint the client asked
+    /// for, if any. A name another account owns is `BucketAlreadyExists`, as in AWS, where the
+    /// bucket namespace is shared by all accounts.
+    pub fn create_bucket_owned(
+        &self,
+        name: &str,
+        location: Option<&str>,
+        owner: &str,
+    ) -> Result<(), ServiceError> {
         validate_bucket_name(name)?;
         if let Some(loc) = location
             && !loc.is_empty()
@@ -59,18 +66,36 @@ impl Service {
         let record = BucketRecord {
             created_ms: self.now_millis(),
             region: self.region.clone(),
-            encryption: None,
+            owner: Some(owner.to_string()),
+            ..Default::default()
         };
-        self.store.create_bucket(name, &record)?;
-        Ok(())
+        match self.store.create_bucket(name, &record) {
+            Err(crate::storage::StorageError::BucketExists) => {
+                let existing = self.store.get_bucket(name)?;
+                match existing {
+                    Some(rec) if rec.owner_or(&self.default_account) != owner => {
+                        Err(ServiceError::BucketAlreadyExists)
+                    }
+                    _ => Err(ServiceError::BucketAlreadyOwnedByYou),
+                }
+            }
+            r => Ok(r?),
+        }
+    }
+
+    /// Creates a bucket owned by the default account.
+    pub fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<(), ServiceError> {
+        let owner = self.default_account.clone();
+        self.create_bucket_owned(name, location, &owner)
     }
 
     pub async fn create_bucket_durable(
         &self,
         name: &str,
         location: Option<&str>,
+        owner: &str,
     ) -> Result<(), ServiceError> {
-        self.create_bucket(name, location)?;
+        self.create_bucket_owned(name, location, owner)?;
         self.store.flush().await?;
         Ok(())
     }
@@ -99,11 +124,31 @@ impl Service {
         name: &str,
         encryption: Option<crate::storage::records::BucketEncryption>,
     ) -> Result<(), ServiceError> {
+        self.update_bucket(name, |rec| rec.encryption = encryption)
+            .await
+    }
+
+    /// Changes a bucket's configuration durably. Configuration changes are rare, so the
+    /// read-modify-write is not guarded against a concurrent change of another field.
+    pub async fn update_bucket(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BucketRecord),
+    ) -> Result<(), ServiceError> {
         let mut rec = self.head_bucket(name)?;
-        rec.encryption = encryption;
+        change(&mut rec);
         self.store.update_bucket(name, &rec)?;
         self.store.flush().await?;
         Ok(())
+    }
+
+    /// The account that owns `rec`'s bucket.
+    pub fn bucket_owner<'a>(&'a self, rec: &'a BucketRecord) -> &'a str {
+        rec.owner_or(&self.default_account)
+    }
+
+    pub fn default_account(&self) -> &str {
+        &self.default_account
     }
 
     pub fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>, ServiceError> {

@@ -35,6 +35,9 @@ pub enum ServiceError {
     NoSuchKey,
     #[error("Your previous request to create the named bucket succeeded and you already own it.")]
     BucketAlreadyOwnedByYou,
+    /// The name is taken by another account.
+    #[error("the bucket name is owned by another account")]
+    BucketAlreadyExists,
     #[error("The bucket you tried to delete is not empty")]
     BucketNotEmpty,
     #[error("The specified bucket is not valid: {0}")]
@@ -129,6 +132,8 @@ pub struct Service {
     pub(crate) customer_mac_key: Option<Arc<crate::sse::CustomerMacKey>>,
     /// Bucket-level keys for SSE-KMS with bucket keys enabled.
     pub(crate) bucket_keys: Arc<crate::sse::BucketKeyCache>,
+    /// The account that owns buckets whose records predate accounts.
+    pub(crate) default_account: String,
 }
 
 impl Service {
@@ -145,7 +150,14 @@ impl Service {
             region,
             customer_mac_key: None,
             bucket_keys: Arc::default(),
+            default_account: crate::config::DEFAULT_ACCOUNT_ID.to_string(),
         }
+    }
+
+    /// Sets the default account (the owner of buckets created before accounts existed).
+    pub fn with_default_account(mut self, account: &str) -> Self {
+        self.default_account = account.to_string();
+        self
     }
 
     /// Enables SSE-C with the server-side key its key MACs are computed under.

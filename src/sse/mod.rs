@@ -220,6 +220,7 @@ pub fn new_envelope_cached(
             context.insert(S3_ARN_CONTEXT_KEY.to_string(), arn);
         }
     }
+    kms.authorize_generate(key_ref, &context)?;
     if bucket_key && let Some((cache, now)) = cache {
         let cache_key = BucketKeyId {
             key_ref: match key_ref {

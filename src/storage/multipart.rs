@@ -688,6 +688,7 @@ mod tests {
             created_ms: 0,
             region: "us-east-1".into(),
             encryption: None,
+            ..Default::default()
         }
     }
 

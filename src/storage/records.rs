@@ -47,13 +47,79 @@ pub(super) fn decode_json<'a, T: Deserialize<'a>>(
 }
 
 /// A bucket's configuration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct BucketRecord {
     pub created_ms: u64,
     pub region: String,
     /// Default encryption (PutBucketEncryption); `None` means SSE-S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<BucketEncryption>,
+    /// The owning account (12 digits). `None` in records written before accounts existed:
+    /// those buckets belong to the default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The bucket policy document (JSON text, validated when stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// Object Ownership. Records from before it existed had no ACLs: `BucketOwnerEnforced`.
+    #[serde(default, skip_serializing_if = "ObjectOwnership::is_default")]
+    pub ownership: ObjectOwnership,
+}
+
+/// A bucket's public access block configuration (S3 `PublicAccessBlockConfiguration`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PublicAccessBlock {
+    #[serde(default)]
+    pub block_public_acls: bool,
+    #[serde(default)]
+    pub ignore_public_acls: bool,
+    #[serde(default)]
+    pub block_public_policy: bool,
+    #[serde(default)]
+    pub restrict_public_buckets: bool,
+}
+
+/// S3 Object Ownership: who owns new objects and whether ACLs are in effect.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ObjectOwnership {
+    /// ACLs disabled; the bucket owner owns every object (AWS's default for new buckets).
+    #[default]
+    BucketOwnerEnforced,
+    BucketOwnerPreferred,
+    ObjectWriter,
+    /// DeleteBucketOwnershipControls: no setting, which S3 treats as `ObjectWriter`.
+    Unset,
+}
+
+impl ObjectOwnership {
+    fn is_default(&self) -> bool {
+        *self == ObjectOwnership::BucketOwnerEnforced
+    }
+
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            ObjectOwnership::BucketOwnerEnforced => Some("BucketOwnerEnforced"),
+            ObjectOwnership::BucketOwnerPreferred => Some("BucketOwnerPreferred"),
+            ObjectOwnership::ObjectWriter => Some("ObjectWriter"),
+            ObjectOwnership::Unset => None,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ObjectOwnership> {
+        match s {
+            "BucketOwnerEnforced" => Some(ObjectOwnership::BucketOwnerEnforced),
+            "BucketOwnerPreferred" => Some(ObjectOwnership::BucketOwnerPreferred),
+            "ObjectWriter" => Some(ObjectOwnership::ObjectWriter),
+            _ => None,
+        }
+    }
+
+    /// Whether ACLs are evaluated (every setting but `BucketOwnerEnforced`).
+    pub fn acls_enabled(self) -> bool {
+        self != ObjectOwnership::BucketOwnerEnforced
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +133,11 @@ pub struct BucketEncryption {
 }
 
 impl BucketRecord {
+    /// The owning account, given the default account for records from before accounts.
+    pub fn owner_or<'a>(&'a self, default_account: &'a str) -> &'a str {
+        self.owner.as_deref().unwrap_or(default_account)
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         encode_json(self)
     }

@@ -162,6 +162,52 @@ impl TestServer {
     pub fn s3_with(&self, access: &str, secret: &str) -> aws_sdk_s3::Client {
         s3_client(&self.endpoint(), access, secret)
     }
+
+    /// An aws-sdk-kms client signing with another access key.
+    pub fn kms_with(&self, access: &str, secret: &str) -> aws_sdk_kms::Client {
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                access, secret, None, None, "test",
+            ))
+            .time_source(ServerTime(self.clock.clone()))
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+
+    /// An aws-sdk-iam client (the IAM query API on the same endpoint).
+    pub fn iam_with(&self, access: &str, secret: &str) -> aws_sdk_iam::Client {
+        let conf = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                access, secret, None, None, "test",
+            ))
+            .time_source(ServerTime(self.clock.clone()))
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        self.iam_with(ACCESS_KEY, SECRET_KEY)
+    }
+
+    /// An aws-sdk-sts client.
+    pub fn sts_with(&self, access: &str, secret: &str) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                access, secret, None, None, "test",
+            ))
+            .time_source(ServerTime(self.clock.clone()))
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
 }
 
 impl Drop for TestServer {

@@ -76,6 +76,51 @@ pub struct Verified {
     pub amz_date: String,
 }
 
+/// The service a SigV4 request is signed for (the fourth field of its credential scope), from
+/// the Authorization header or the presigned `X-Amz-Credential`; `None` for an unsigned or
+/// unparseable request. Routing only: nothing is trusted until [`verify`] has checked it.
+pub fn signing_service<'a>(headers: &'a HeaderMap, uri: &'a http::Uri) -> Option<&'a str> {
+    let scope = match headers.get(http::header::AUTHORIZATION) {
+        Some(v) => {
+            let v = v.to_str().ok()?;
+            let rest = v.split_once("Credential=")?.1;
+            rest.split([',', ' ']).next()?
+        }
+        None => {
+            let q = uri.query()?;
+            let v = q
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))?;
+            // URL-encoded slashes: the fields are separated by %2F.
+            return scope_service(v, "%2F").or_else(|| scope_service(v, "/"));
+        }
+    };
+    scope_service(scope, "/")
+}
+
+fn scope_service<'a>(scope: &'a str, sep: &str) -> Option<&'a str> {
+    let mut parts = scope.split(sep);
+    let service = parts.nth(3)?;
+    (parts.next()? == "aws4_request").then_some(service)
+}
+
+impl Verified {
+    /// What an unsigned (anonymous) request carries: no key, nothing signed, an unchecked
+    /// payload (a body's checksums are still verified).
+    pub fn anonymous(region: &str, service: &str) -> Verified {
+        Verified {
+            access_key_id: String::new(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+            payload: PayloadCheck::Unsigned,
+            presigned: false,
+            seed_signature: String::new(),
+            scope_date: String::new(),
+            amz_date: String::new(),
+        }
+    }
+}
+
 /// Why a request is not authenticated. Display messages follow AWS's wording and never
 /// contain a secret or a computed signature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -29,6 +29,9 @@ pub enum KmsApiError {
     BodyRead(String),
     #[error("{0}")]
     Auth(AuthError),
+    /// `DryRun` was set and the request would have succeeded.
+    #[error("{0}")]
+    DryRun(String),
 }
 
 impl KmsApiError {
@@ -40,6 +43,7 @@ impl KmsApiError {
             KmsApiError::Serialization(_) => "SerializationException",
             KmsApiError::Validation(_) | KmsApiError::TooLarge(_) => "ValidationException",
             KmsApiError::BodyRead(_) => "RequestTimeoutException",
+            KmsApiError::DryRun(_) => "DryRunOperationException",
             KmsApiError::Auth(a) => match a {
                 AuthError::Anonymous => "MissingAuthenticationTokenException",
                 AuthError::InvalidAccessKeyId => "UnrecognizedClientException",
@@ -74,13 +78,15 @@ impl KmsApiError {
                 | KmsError::InvalidImportToken(_)
                 | KmsError::ExpiredImportToken(_)
                 | KmsError::IncorrectKeyMaterial(_)
-                | KmsError::MalformedPolicy(_) => StatusCode::BAD_REQUEST,
+                | KmsError::MalformedPolicy(_)
+                | KmsError::LimitExceeded(_) => StatusCode::BAD_REQUEST,
             },
             KmsApiError::UnknownOperation(_)
             | KmsApiError::Serialization(_)
             | KmsApiError::Validation(_) => StatusCode::BAD_REQUEST,
             KmsApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             KmsApiError::BodyRead(_) => StatusCode::REQUEST_TIMEOUT,
+            KmsApiError::DryRun(_) => StatusCode::PRECONDITION_FAILED,
             KmsApiError::Auth(a) => match a {
                 AuthError::Anonymous => StatusCode::FORBIDDEN,
                 AuthError::InvalidAccessKeyId

@@ -11,7 +11,9 @@
 //! Secrets: plaintexts and data keys exist here only while the response is encoded; they are
 //! never logged and never part of an audit line or error message.
 
+mod authz;
 pub mod error;
+mod grants;
 mod ops;
 #[cfg(test)]
 mod tests;
@@ -41,6 +43,8 @@ const TARGET_PREFIX: &str = "TrentService.";
 /// The KMS front end: shared by every connection.
 pub struct KmsApi {
     pub kms: Arc<Kms>,
+    /// Key policies and identity policies, for every operation.
+    pub guard: Arc<crate::iam::keys::KeyGuard>,
     pub creds: Arc<dyn CredentialStore>,
     pub region: String,
     pub clock: SharedClock,
@@ -110,6 +114,11 @@ ops!(
     GetParametersForImport,
     ImportKeyMaterial,
     DeleteImportedKeyMaterial,
+    CreateGrant,
+    ListGrants,
+    ListRetirableGrants,
+    RetireGrant,
+    RevokeGrant,
 );
 
 impl KmsApi {
@@ -170,6 +179,18 @@ impl KmsApi {
         .map_err(KmsApiError::Auth)?;
         info.access_key = Some(verified.access_key_id.clone());
         audit::set_access_key(&verified.access_key_id);
+        let (_, principal) = self
+            .guard
+            .iam
+            .authenticate(&verified.access_key_id)
+            .ok_or(KmsApiError::Auth(auth::AuthError::InvalidAccessKeyId))?;
+        audit::set_principal(principal.clone());
+        let mut base = crate::iam::policy::Context::new();
+        let secure = parts.extensions.get::<crate::server::OverTls>().is_some();
+        base.insert("aws:SecureTransport", if secure { "true" } else { "false" });
+        if let Some(peer) = parts.extensions.get::<crate::api::s3::PeerAddr>() {
+            base.insert("aws:SourceIp", peer.0.ip().to_string());
+        }
         let target = parts
             .headers
             .get("x-amz-target")
@@ -185,9 +206,19 @@ impl KmsApi {
         // Off the reactor: sled reads and writes, and RSA key generation for
         // GetParametersForImport (up to a second for RSA_4096), block.
         let kms = self.kms.clone();
+        let guard = self.guard.clone();
         let (r, trail) = tokio::task::spawn_blocking(move || {
             let mut trail = ops::Trail::default();
-            let r = ops::run(&kms, op, &bytes, &mut trail);
+            let r = authz::authorize(&guard, &principal, op, &bytes, &base)
+                .and_then(|()| grants::check_grant_tokens(&bytes))
+                .and_then(|()| match op {
+                    Op::CreateGrant
+                    | Op::ListGrants
+                    | Op::ListRetirableGrants
+                    | Op::RetireGrant
+                    | Op::RevokeGrant => grants::run(&kms, &principal, op, &bytes, &mut trail),
+                    _ => ops::run(&kms, op, &bytes, &mut trail),
+                });
             (r, trail)
         })
         .await

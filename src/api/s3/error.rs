@@ -16,6 +16,13 @@ use http::StatusCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum S3ErrorCode {
     AccessDenied,
+    AccessControlListNotSupported,
+    InvalidBucketAclWithObjectOwnership,
+    MalformedACLError,
+    MalformedPolicy,
+    NoSuchBucketPolicy,
+    NoSuchPublicAccessBlockConfiguration,
+    OwnershipControlsNotFoundError,
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
     BadDigest,
@@ -79,6 +86,13 @@ impl S3ErrorCode {
     /// exhaustive matches below catch a missing mapping, not a missing entry here.
     pub const ALL: &'static [S3ErrorCode] = &[
         Self::AccessDenied,
+        Self::AccessControlListNotSupported,
+        Self::InvalidBucketAclWithObjectOwnership,
+        Self::MalformedACLError,
+        Self::MalformedPolicy,
+        Self::NoSuchBucketPolicy,
+        Self::NoSuchPublicAccessBlockConfiguration,
+        Self::OwnershipControlsNotFoundError,
         Self::AuthorizationHeaderMalformed,
         Self::AuthorizationQueryParametersError,
         Self::BadDigest,
@@ -137,6 +151,13 @@ impl S3ErrorCode {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::AccessDenied => "AccessDenied",
+            Self::AccessControlListNotSupported => "AccessControlListNotSupported",
+            Self::InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
+            Self::MalformedACLError => "MalformedACLError",
+            Self::MalformedPolicy => "MalformedPolicy",
+            Self::NoSuchBucketPolicy => "NoSuchBucketPolicy",
+            Self::NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
+            Self::OwnershipControlsNotFoundError => "OwnershipControlsNotFoundError",
             Self::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             Self::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             Self::BadDigest => "BadDigest",
@@ -243,6 +264,13 @@ impl S3ErrorCode {
             | Self::ServerSideEncryptionConfigurationNotFoundError => StatusCode::NOT_FOUND,
 
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::AccessControlListNotSupported => StatusCode::BAD_REQUEST,
+            Self::InvalidBucketAclWithObjectOwnership => StatusCode::BAD_REQUEST,
+            Self::MalformedACLError => StatusCode::BAD_REQUEST,
+            Self::MalformedPolicy => StatusCode::BAD_REQUEST,
+            Self::NoSuchBucketPolicy => StatusCode::NOT_FOUND,
+            Self::NoSuchPublicAccessBlockConfiguration => StatusCode::NOT_FOUND,
+            Self::OwnershipControlsNotFoundError => StatusCode::NOT_FOUND,
 
             Self::BucketAlreadyExists
             | Self::BucketAlreadyOwnedByYou
@@ -263,6 +291,13 @@ impl S3ErrorCode {
     pub fn default_message(&self) -> &'static str {
         match self {
             Self::AccessDenied => "Access Denied",
+            Self::AccessControlListNotSupported => "The bucket does not allow ACLs",
+            Self::InvalidBucketAclWithObjectOwnership => "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            Self::MalformedACLError => "The XML you provided was not well-formed or did not validate against our published schema.",
+            Self::MalformedPolicy => "Policies must be valid JSON and the first byte must be '{'",
+            Self::NoSuchBucketPolicy => "The bucket policy does not exist",
+            Self::NoSuchPublicAccessBlockConfiguration => "The public access block configuration was not found",
+            Self::OwnershipControlsNotFoundError => "The bucket ownership controls were not found",
             Self::AuthorizationHeaderMalformed => "The authorization header is malformed.",
             Self::AuthorizationQueryParametersError => {
                 "The authorization query parameters are malformed."
@@ -525,7 +560,7 @@ mod tests {
         // ALL lists no variant twice, and the count reminds whoever adds one to list it.
         let codes: HashSet<&str> = S3ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(codes.len(), S3ErrorCode::ALL.len());
-        assert_eq!(S3ErrorCode::ALL.len(), 53);
+        assert_eq!(S3ErrorCode::ALL.len(), 60);
     }
 
     #[test]

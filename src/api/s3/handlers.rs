@@ -166,14 +166,16 @@ fn apply_overrides(h: &mut HeaderMap, o: &ResponseOverrides) {
 impl S3Api {
     // ---- buckets ----
 
-    pub(crate) fn list_buckets(&self) -> Result<Response<ResBody>, S3Error> {
+    /// The buckets `account` owns (AWS: ListBuckets shows the caller's account's buckets).
+    pub(crate) fn list_buckets(&self, account: &str) -> Result<Response<ResBody>, S3Error> {
         let buckets = self.service.list_buckets().map_err(service_error)?;
         let doc = xml::ListAllMyBucketsResult {
             xmlns: Xmlns,
-            owner: owner(),
+            owner: super::access::owner_of(account),
             buckets: xml::Buckets {
                 bucket: buckets
                     .into_iter()
+                    .filter(|(_, rec)| self.service.bucket_owner(rec) == account)
                     .map(|(name, rec)| xml::Bucket {
                         name,
                         creation_date: Timestamp(rec.created_ms),
@@ -190,6 +192,7 @@ impl S3Api {
     pub(crate) async fn create_bucket(
         &self,
         bucket: &str,
+        owner: &str,
         body: &mut RequestBody,
     ) -> Result<Response<ResBody>, S3Error> {
         let raw = body.read_limited(xml::MAX_XML_BODY).await?;
@@ -199,7 +202,7 @@ impl S3Api {
             xml::parse_xml::<xml::CreateBucketConfiguration>(&raw)?.location_constraint
         };
         self.service
-            .create_bucket_durable(bucket, location.as_deref())
+            .create_bucket_durable(bucket, location.as_deref(), owner)
             .await
             .map_err(|e| match e {
                 ServiceError::InvalidArgument(m) => {
@@ -681,12 +684,53 @@ impl S3Api {
             ));
         }
         let quiet = req.quiet.unwrap_or(false);
-        let keys: Vec<String> = req.objects.iter().map(|o| o.key.clone()).collect();
-        let results = self
+        // Each key is authorized on its own (s3:DeleteObject), as AWS does; denied keys are
+        // reported as AccessDenied errors and never reach the service.
+        let allowed: Vec<Result<(), S3Error>> = req
+            .objects
+            .iter()
+            .map(|o| {
+                let version = o.version_id.as_ref().map(|v| {
+                    if v == "null" {
+                        super::router::VersionId::Null
+                    } else {
+                        super::router::VersionId::Id(v.clone())
+                    }
+                });
+                let endpoint = super::router::Endpoint::DeleteObject {
+                    bucket: bucket.to_string(),
+                    key: o.key.clone(),
+                    version_id: version,
+                };
+                super::authz::needs(&endpoint, &ctx.parts.headers)
+                    .iter()
+                    .try_for_each(|n| self.authorize(&ctx.access, n))
+            })
+            .collect();
+        let keys: Vec<String> = req
+            .objects
+            .iter()
+            .zip(&allowed)
+            .filter(|(_, a)| a.is_ok())
+            .map(|(o, _)| o.key.clone())
+            .collect();
+        let mut done = self
             .service
             .delete_objects(bucket, &keys)
             .await
-            .map_err(with_bucket(bucket))?;
+            .map_err(with_bucket(bucket))?
+            .into_iter();
+        let results: Vec<Result<(), Result<crate::service::ServiceError, S3Error>>> = allowed
+            .into_iter()
+            .map(|a| match a {
+                Ok(()) => match done.next() {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(e)) => Err(Ok(e)),
+                    None => Err(Err(S3Error::from_code(S3ErrorCode::InternalError))),
+                },
+                Err(e) => Err(Err(e)),
+            })
+            .collect();
         let mut doc = xml::DeleteResult {
             xmlns: Xmlns,
             deleted: Vec::new(),
@@ -702,7 +746,10 @@ impl S3Api {
                     delete_marker_version_id: None,
                 }),
                 Err(e) => {
-                    let e = service_error(e);
+                    let e = match e {
+                        Ok(service) => service_error(service),
+                        Err(denied) => denied,
+                    };
                     doc.errors
                         .push(xml::DeleteError::from_error(obj.key, obj.version_id, &e));
                 }

@@ -6,6 +6,8 @@
 //! into headers and XML. Every failure is an [`S3Error`], rendered in one place as S3's error
 //! XML with the request id.
 
+mod access;
+pub(crate) mod authz;
 mod copy;
 mod encryption;
 pub mod error;
@@ -14,6 +16,8 @@ mod headers;
 mod multipart;
 pub mod router;
 pub mod xml;
+
+pub use access::MAX_BUCKET_POLICY_LEN;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +45,12 @@ use router::{Endpoint, RouteInput};
 pub struct S3Api {
     pub service: Service,
     pub creds: Arc<dyn CredentialStore>,
+    /// Principals and their identity policies.
+    pub iam: Arc<crate::iam::Iam>,
+    /// Compiled bucket policies.
+    pub bucket_policies: crate::iam::PolicyCache,
+    /// For its audit log (denials are audited).
+    pub kms: Arc<crate::kms::Kms>,
     pub region: String,
     pub vhost_domains: Vec<String>,
     pub clock: SharedClock,
@@ -65,7 +75,12 @@ pub struct RequestInfo {
 pub(crate) struct Ctx<'a> {
     pub parts: &'a Parts,
     pub verified: Verified,
+    pub access: authz::Access,
 }
+
+/// Request extension: the client's address.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 impl S3Api {
     pub async fn handle(
@@ -83,6 +98,9 @@ impl S3Api {
             Ok(r) => r,
             Err(e) => {
                 info.error = Some(e.code.as_str());
+                if e.code == S3ErrorCode::AccessDenied {
+                    self.audit_denial(&info, &e);
+                }
                 error_response(&e, request_id, parts.method == Method::HEAD)
             }
         };
@@ -97,6 +115,52 @@ impl S3Api {
             h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         (resp, info)
+    }
+
+    /// An audit line for a refused S3 request.
+    fn audit_denial(&self, info: &RequestInfo, e: &S3Error) {
+        let Some(log) = self.kms.audit_log() else {
+            return;
+        };
+        let mut rp = serde_json::Map::new();
+        if let Some(b) = &info.bucket {
+            rp.insert("bucketName".into(), b.clone().into());
+        }
+        if let Some(k) = &info.key {
+            rp.insert("key".into(), k.clone().into());
+        }
+        let arn = match (&info.bucket, &info.key) {
+            (Some(b), Some(k)) => Some(format!("arn:aws:s3:::{b}/{k}")),
+            (Some(b), None) => Some(format!("arn:aws:s3:::{b}")),
+            _ => None,
+        };
+        let resources = arn
+            .as_deref()
+            .map(|arn| crate::kms::audit::AuditResource {
+                arn,
+                kind: if info.key.is_some() {
+                    "AWS::S3::Object"
+                } else {
+                    "AWS::S3::Bucket"
+                },
+            })
+            .into_iter()
+            .collect();
+        log.record(
+            self.clock.now(),
+            &self.region,
+            &crate::kms::audit::Event {
+                event_source: "s3.amazonaws.com",
+                event_name: info.operation,
+                invoked_by: None,
+                resources,
+                request_parameters: serde_json::Value::Object(rp),
+                error_code: Some(e.code.as_str()),
+                error_message: Some(&e.message),
+                recipient_account_id: None,
+                service_event: false,
+            },
+        );
     }
 
     async fn handle_parts(
@@ -115,10 +179,25 @@ impl S3Api {
             &self.region,
             "s3",
             self.clock.now(),
-        )
-        .map_err(auth_error)?;
-        info.access_key = Some(verified.access_key_id.clone());
-        crate::kms::audit::set_access_key(&verified.access_key_id);
+        );
+        let (verified, principal) = match verified {
+            Ok(v) => {
+                let (_, principal) = self
+                    .iam
+                    .authenticate(&v.access_key_id)
+                    .ok_or_else(|| S3Error::from_code(S3ErrorCode::InvalidAccessKeyId))?;
+                info.access_key = Some(v.access_key_id.clone());
+                crate::kms::audit::set_access_key(&v.access_key_id);
+                (v, principal)
+            }
+            // Anonymous requests are served where a bucket policy grants them.
+            Err(AuthError::Anonymous) => (
+                Verified::anonymous(&self.region, "s3"),
+                Arc::new(crate::iam::Principal::anonymous()),
+            ),
+            Err(e) => return Err(auth_error(e)),
+        };
+        crate::kms::audit::set_principal(principal.clone());
         let endpoint = router::route(&RouteInput {
             method: &parts.method,
             uri: &parts.uri,
@@ -126,6 +205,8 @@ impl S3Api {
             vhost_domains: &self.vhost_domains,
         })?;
         info.operation = endpoint.operation();
+        let access = self.access_for(parts, &verified, principal);
+        self.authorize_endpoint(&access, &endpoint, &parts.headers)?;
         if headers::has_sse_c_headers(&parts.headers)
             && parts.extensions.get::<crate::server::OverTls>().is_none()
             && !self.allow_sse_c_over_http
@@ -147,7 +228,11 @@ impl S3Api {
             pending: Bytes::new(),
             failure: None,
         };
-        let ctx = Ctx { parts, verified };
+        let ctx = Ctx {
+            parts,
+            verified,
+            access,
+        };
         let r = self.dispatch(&ctx, endpoint, &mut body).await;
         if r.is_err() {
             // An error before the body was read: read (and drop) a bounded rest of it, so a
@@ -241,8 +326,20 @@ impl S3Api {
     ) -> Result<Response<ResBody>, S3Error> {
         use Endpoint as E;
         match endpoint {
-            E::ListBuckets => self.list_buckets(),
-            E::CreateBucket { bucket } => self.create_bucket(&bucket, body).await,
+            E::ListBuckets => self.list_buckets(&ctx.access.principal.account),
+            E::CreateBucket { bucket } => {
+                if !access::acl_headers_owner_only(&ctx.parts.headers) {
+                    return Err(S3Error::from_code(
+                        S3ErrorCode::InvalidBucketAclWithObjectOwnership,
+                    ));
+                }
+                self.create_bucket(&bucket, &ctx.access.principal.account, body)
+                    .await
+            }
+            E::BucketConfig { bucket, op } => self.bucket_config(ctx, &bucket, op, body).await,
+            E::ObjectAcl {
+                bucket, key, put, ..
+            } => self.object_acl(ctx, &bucket, &key, put, body).await,
             E::HeadBucket { bucket } => self.head_bucket(&bucket),
             E::DeleteBucket { bucket } => self.delete_bucket(&bucket).await,
             E::GetBucketLocation { bucket } => self.get_bucket_location(&bucket),
@@ -293,12 +390,18 @@ impl S3Api {
                 encoding_type,
             ),
             E::DeleteObjects { bucket } => self.delete_objects(ctx, &bucket, body).await,
-            E::PutObject { bucket, key } => self.put_object(ctx, &bucket, &key, body).await,
+            E::PutObject { bucket, key } => {
+                self.check_write_acl(&bucket, &ctx.parts.headers)?;
+                self.put_object(ctx, &bucket, &key, body).await
+            }
             E::CopyObject {
                 bucket,
                 key,
                 copy_source,
-            } => self.copy_object(ctx, &bucket, &key, copy_source).await,
+            } => {
+                self.check_write_acl(&bucket, &ctx.parts.headers)?;
+                self.copy_object(ctx, &bucket, &key, copy_source).await
+            }
             ref e @ (E::GetObject {
                 ref bucket,
                 ref key,
@@ -336,6 +439,7 @@ impl S3Api {
             E::GetBucketEncryption { bucket } => self.get_bucket_encryption(&bucket),
             E::DeleteBucketEncryption { bucket } => self.delete_bucket_encryption(&bucket).await,
             E::CreateMultipartUpload { bucket, key } => {
+                self.check_write_acl(&bucket, &ctx.parts.headers)?;
                 self.create_multipart_upload(ctx, &bucket, &key)
             }
             E::UploadPart {
@@ -608,6 +712,7 @@ pub fn service_error(e: ServiceError) -> S3Error {
         ServiceError::NoSuchBucket => S3Error::from_code(C::NoSuchBucket),
         ServiceError::NoSuchKey => S3Error::from_code(C::NoSuchKey),
         ServiceError::BucketAlreadyOwnedByYou => S3Error::from_code(C::BucketAlreadyOwnedByYou),
+        ServiceError::BucketAlreadyExists => S3Error::from_code(C::BucketAlreadyExists),
         ServiceError::BucketNotEmpty => S3Error::from_code(C::BucketNotEmpty),
         ServiceError::InvalidBucketName(_) => S3Error::new(C::InvalidBucketName, msg),
         ServiceError::InvalidArgument(_) => S3Error::new(C::InvalidArgument, msg),
@@ -672,7 +777,8 @@ pub fn kms_error(e: KmsError) -> S3Error {
         | KmsError::InvalidImportToken(_)
         | KmsError::ExpiredImportToken(_)
         | KmsError::IncorrectKeyMaterial(_)
-        | KmsError::MalformedPolicy(_) => S3Error::new(C::InvalidArgument, msg),
+        | KmsError::MalformedPolicy(_)
+        | KmsError::LimitExceeded(_) => S3Error::new(C::InvalidArgument, msg),
         KmsError::AccessDenied(_) => S3Error::new(C::AccessDenied, msg),
         KmsError::Internal(m) => {
             tracing::error!(error = %m, "KMS internal error");

@@ -213,10 +213,77 @@ pub enum Endpoint {
         max_uploads: u32,
         encoding_type: Option<EncodingType>,
     },
+    /// A bucket's access configuration: policy, public access block, ownership controls, ACL.
+    BucketConfig {
+        bucket: String,
+        op: BucketOp,
+    },
+    /// GetObjectAcl (`put: false`) or PutObjectAcl.
+    ObjectAcl {
+        bucket: String,
+        key: String,
+        put: bool,
+        version_id: Option<VersionId>,
+    },
     /// An operation AWS has and we do not serve; `operation` is its AWS name.
     NotImplemented {
         operation: &'static str,
     },
+}
+
+/// The bucket access-configuration operations ([`Endpoint::BucketConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketOp {
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
+    GetBucketAcl,
+    PutBucketAcl,
+}
+
+impl BucketOp {
+    const ALL: [BucketOp; 12] = [
+        BucketOp::GetBucketPolicy,
+        BucketOp::PutBucketPolicy,
+        BucketOp::DeleteBucketPolicy,
+        BucketOp::GetBucketPolicyStatus,
+        BucketOp::GetPublicAccessBlock,
+        BucketOp::PutPublicAccessBlock,
+        BucketOp::DeletePublicAccessBlock,
+        BucketOp::GetBucketOwnershipControls,
+        BucketOp::PutBucketOwnershipControls,
+        BucketOp::DeleteBucketOwnershipControls,
+        BucketOp::GetBucketAcl,
+        BucketOp::PutBucketAcl,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BucketOp::GetBucketPolicy => "GetBucketPolicy",
+            BucketOp::PutBucketPolicy => "PutBucketPolicy",
+            BucketOp::DeleteBucketPolicy => "DeleteBucketPolicy",
+            BucketOp::GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            BucketOp::GetPublicAccessBlock => "GetPublicAccessBlock",
+            BucketOp::PutPublicAccessBlock => "PutPublicAccessBlock",
+            BucketOp::DeletePublicAccessBlock => "DeletePublicAccessBlock",
+            BucketOp::GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            BucketOp::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            BucketOp::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
+            BucketOp::GetBucketAcl => "GetBucketAcl",
+            BucketOp::PutBucketAcl => "PutBucketAcl",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<BucketOp> {
+        BucketOp::ALL.into_iter().find(|o| o.name() == name)
+    }
 }
 
 impl Endpoint {
@@ -248,6 +315,9 @@ impl Endpoint {
             Endpoint::AbortMultipartUpload { .. } => "AbortMultipartUpload",
             Endpoint::ListParts { .. } => "ListParts",
             Endpoint::ListMultipartUploads { .. } => "ListMultipartUploads",
+            Endpoint::BucketConfig { op, .. } => op.name(),
+            Endpoint::ObjectAcl { put: false, .. } => "GetObjectAcl",
+            Endpoint::ObjectAcl { put: true, .. } => "PutObjectAcl",
             Endpoint::NotImplemented { operation } => operation,
         }
     }
@@ -279,7 +349,9 @@ impl Endpoint {
             | Endpoint::CompleteMultipartUpload { bucket, .. }
             | Endpoint::AbortMultipartUpload { bucket, .. }
             | Endpoint::ListParts { bucket, .. }
-            | Endpoint::ListMultipartUploads { bucket, .. } => Some(bucket),
+            | Endpoint::ListMultipartUploads { bucket, .. }
+            | Endpoint::BucketConfig { bucket, .. }
+            | Endpoint::ObjectAcl { bucket, .. } => Some(bucket),
         }
     }
 
@@ -296,7 +368,8 @@ impl Endpoint {
             | Endpoint::UploadPartCopy { key, .. }
             | Endpoint::CompleteMultipartUpload { key, .. }
             | Endpoint::AbortMultipartUpload { key, .. }
-            | Endpoint::ListParts { key, .. } => Some(key),
+            | Endpoint::ListParts { key, .. }
+            | Endpoint::ObjectAcl { key, .. } => Some(key),
             _ => None,
         }
     }
@@ -537,6 +610,9 @@ fn route_bucket(method: &Method, q: &Query, bucket: String) -> Result<Endpoint, 
                 });
             }
             if let Some(op) = bucket_unimplemented(q, |e| e.1) {
+                if let Some(op) = BucketOp::from_name(op) {
+                    return Ok(Endpoint::BucketConfig { bucket, op });
+                }
                 return unimplemented(op, bucket_not_allowed(method));
             }
             match q.get("list-type") {
@@ -571,6 +647,9 @@ fn route_bucket(method: &Method, q: &Query, bucket: String) -> Result<Endpoint, 
                 return Ok(Endpoint::PutBucketEncryption { bucket });
             }
             if let Some(op) = bucket_unimplemented(q, |e| e.2) {
+                if let Some(op) = BucketOp::from_name(op) {
+                    return Ok(Endpoint::BucketConfig { bucket, op });
+                }
                 return unimplemented(op, bucket_not_allowed(method));
             }
             Ok(Endpoint::CreateBucket { bucket })
@@ -580,6 +659,9 @@ fn route_bucket(method: &Method, q: &Query, bucket: String) -> Result<Endpoint, 
                 return Ok(Endpoint::DeleteBucketEncryption { bucket });
             }
             if let Some(op) = bucket_unimplemented(q, |e| e.3) {
+                if let Some(op) = BucketOp::from_name(op) {
+                    return Ok(Endpoint::BucketConfig { bucket, op });
+                }
                 return unimplemented(op, bucket_not_allowed(method));
             }
             Ok(Endpoint::DeleteBucket { bucket })
@@ -638,6 +720,14 @@ fn route_object(
                     });
                 }
                 if let Some(e) = sub {
+                    if e.0 == "acl" {
+                        return Ok(Endpoint::ObjectAcl {
+                            bucket,
+                            key,
+                            put: false,
+                            version_id: q.version_id("versionId")?,
+                        });
+                    }
                     return refuse(e.1);
                 }
             }
@@ -712,6 +802,14 @@ fn route_object(
                 (None, None) => {}
             }
             if let Some(e) = sub {
+                if e.0 == "acl" {
+                    return Ok(Endpoint::ObjectAcl {
+                        bucket,
+                        key,
+                        put: true,
+                        version_id: q.version_id("versionId")?,
+                    });
+                }
                 return refuse(e.2);
             }
             Ok(match copy_source {

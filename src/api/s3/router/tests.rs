@@ -663,11 +663,6 @@ fn unimplemented_operations_are_named() {
         Endpoint::NotImplemented { operation } => operation,
         other => panic!("{method} {target}: {other:?}"),
     };
-    assert_eq!(ni("GET", "/bucket?acl"), "GetBucketAcl");
-    assert_eq!(ni("PUT", "/bucket?acl"), "PutBucketAcl");
-    assert_eq!(ni("GET", "/bucket?policy"), "GetBucketPolicy");
-    assert_eq!(ni("DELETE", "/bucket?policy"), "DeleteBucketPolicy");
-    assert_eq!(ni("GET", "/bucket?policyStatus"), "GetBucketPolicyStatus");
     assert_eq!(ni("PUT", "/bucket?cors"), "PutBucketCors");
     assert_eq!(
         ni("GET", "/bucket?lifecycle"),
@@ -685,14 +680,6 @@ fn unimplemented_operations_are_named() {
     assert_eq!(
         ni("GET", "/bucket?object-lock"),
         "GetObjectLockConfiguration"
-    );
-    assert_eq!(
-        ni("GET", "/bucket?ownershipControls"),
-        "GetBucketOwnershipControls"
-    );
-    assert_eq!(
-        ni("PUT", "/bucket?publicAccessBlock"),
-        "PutPublicAccessBlock"
     );
     assert_eq!(
         ni("GET", "/bucket?accelerate"),
@@ -720,8 +707,6 @@ fn unimplemented_operations_are_named() {
     );
     assert_eq!(ni("PUT", "/bucket?versioning"), "PutBucketVersioning");
     assert_eq!(ni("POST", "/bucket"), "PostObject");
-    assert_eq!(ni("GET", "/bucket/key?acl"), "GetObjectAcl");
-    assert_eq!(ni("PUT", "/bucket/key?acl"), "PutObjectAcl");
     assert_eq!(ni("GET", "/bucket/key?tagging"), "GetObjectTagging");
     assert_eq!(ni("PUT", "/bucket/key?tagging"), "PutObjectTagging");
     assert_eq!(ni("DELETE", "/bucket/key?tagging"), "DeleteObjectTagging");
@@ -756,6 +741,49 @@ fn unimplemented_operations_are_named() {
         err("DELETE", "/bucket/key?acl").code,
         S3ErrorCode::MethodNotAllowed
     );
+}
+
+/// The access-configuration sub-resources, from the S3 API reference's request lines.
+#[test]
+fn access_configuration_routes() {
+    let cfg = |method: &str, target: &str| match ok(method, target) {
+        Endpoint::BucketConfig { bucket, op } => {
+            assert_eq!(bucket, "bucket");
+            op
+        }
+        other => panic!("{method} {target}: {other:?}"),
+    };
+    assert_eq!(cfg("GET", "/bucket?policy"), BucketOp::GetBucketPolicy);
+    assert_eq!(cfg("PUT", "/bucket?policy"), BucketOp::PutBucketPolicy);
+    assert_eq!(cfg("DELETE", "/bucket?policy"), BucketOp::DeleteBucketPolicy);
+    assert_eq!(
+        cfg("GET", "/bucket?policyStatus"),
+        BucketOp::GetBucketPolicyStatus
+    );
+    assert_eq!(
+        cfg("PUT", "/bucket?publicAccessBlock"),
+        BucketOp::PutPublicAccessBlock
+    );
+    assert_eq!(
+        cfg("DELETE", "/bucket?publicAccessBlock"),
+        BucketOp::DeletePublicAccessBlock
+    );
+    assert_eq!(
+        cfg("GET", "/bucket?ownershipControls"),
+        BucketOp::GetBucketOwnershipControls
+    );
+    assert_eq!(cfg("GET", "/bucket?acl"), BucketOp::GetBucketAcl);
+    assert_eq!(cfg("PUT", "/bucket?acl"), BucketOp::PutBucketAcl);
+    assert_eq!(
+        ok("GET", "/bucket/key?acl&versionId=null"),
+        Endpoint::ObjectAcl {
+            bucket: "bucket".into(),
+            key: "key".into(),
+            put: false,
+            version_id: Some(VersionId::Null),
+        }
+    );
+    assert_eq!(ok("PUT", "/bucket/key?acl").operation(), "PutObjectAcl");
 }
 
 #[test]

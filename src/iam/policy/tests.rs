@@ -1,0 +1,1 @@
+//! The engine's table of AWS's documented examples is still to be written (see the issue note).
