@@ -166,6 +166,10 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
                 kind: crate::iam::policy::PolicyKind::Resource,
                 max_len: crate::api::s3::MAX_BUCKET_POLICY_LEN,
             }),
+            acl_policies: PolicyCache::new(crate::iam::policy::ParseOptions {
+                kind: crate::iam::policy::PolicyKind::Resource,
+                max_len: crate::api::s3::MAX_ACL_POLICY_LEN,
+            }),
             region: cfg.region.clone(),
             vhost_domains: cfg.vhost_domains.clone(),
             clock,

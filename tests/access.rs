@@ -927,3 +927,342 @@ async fn kms_grants_with_constraints() {
         .unwrap_err();
     assert_eq!(kms_code(&e), "AccessDeniedException");
 }
+
+/// ACLs under `ObjectWriter` and `BucketOwnerPreferred`: canned ACLs and grants on buckets and
+/// objects, stored and evaluated with the policies; object ownership by writer; public access
+/// block's ACL settings; and back to `BucketOwnerEnforced`.
+#[tokio::test]
+async fn acls_are_stored_and_evaluated_when_enabled() {
+    use aws_sdk_s3::types::{
+        BucketCannedAcl, ObjectCannedAcl, ObjectOwnership, OwnershipControls,
+        OwnershipControlsRule, PublicAccessBlockConfiguration,
+    };
+    let srv = two_accounts().await;
+    let a = srv.s3();
+    let b = srv.s3_with(B_ACCESS, B_SECRET);
+    let canonical = |o: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
+        o.owner().and_then(|o| o.id()).expect("owner id").to_string()
+    };
+    let a_id = canonical(a.list_buckets().send().await.unwrap());
+    let b_id = canonical(b.list_buckets().send().await.unwrap());
+    assert_ne!(a_id, b_id);
+
+    a.create_bucket()
+        .bucket("acl-bkt")
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    let addr = srv.addr;
+    let anon = move |key: &str| {
+        let target = format!("/acl-bkt/{key}");
+        async move { RawRequest::new("GET", &target, addr).anonymous().send(addr).await }
+    };
+
+    // Canned object ACLs: public-read serves anonymous GETs, the default does not.
+    for (key, acl) in [("pub.txt", Some(ObjectCannedAcl::PublicRead)), ("priv.txt", None)] {
+        a.put_object()
+            .bucket("acl-bkt")
+            .key(key)
+            .set_acl(acl)
+            .body(ByteStream::from_static(b"hello"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = anon("pub.txt").await;
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    assert_eq!(anon("priv.txt").await.status, 403);
+    let acl = a.get_object_acl().bucket("acl-bkt").key("pub.txt").send().await.unwrap();
+    let perms: Vec<(Option<String>, String)> = acl
+        .grants()
+        .iter()
+        .map(|g| {
+            let who = g.grantee().unwrap();
+            (
+                who.id().or(who.uri()).map(str::to_string),
+                g.permission().unwrap().as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        perms,
+        [
+            (Some(a_id.clone()), "FULL_CONTROL".to_string()),
+            (
+                Some("http://acs.amazonaws.com/groups/global/AllUsers".to_string()),
+                "READ".to_string()
+            )
+        ]
+    );
+    // Multipart and copy take ACLs too.
+    let up = a
+        .create_multipart_upload()
+        .bucket("acl-bkt")
+        .key("mp.txt")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let part = a
+        .upload_part()
+        .bucket("acl-bkt")
+        .key("mp.txt")
+        .upload_id(up.upload_id().unwrap())
+        .part_number(1)
+        .body(ByteStream::from_static(b"multi"))
+        .send()
+        .await
+        .unwrap();
+    a.complete_multipart_upload()
+        .bucket("acl-bkt")
+        .key("mp.txt")
+        .upload_id(up.upload_id().unwrap())
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon("mp.txt").await.text(), "multi");
+    a.copy_object()
+        .bucket("acl-bkt")
+        .key("copy.txt")
+        .copy_source("acl-bkt/priv.txt")
+        .acl(ObjectCannedAcl::AuthenticatedRead)
+        .send()
+        .await
+        .unwrap();
+    // authenticated-read: any signed caller (another account's root), not anonymous.
+    assert_eq!(get(&b, "acl-bkt", "copy.txt").await.unwrap(), b"hello");
+    assert_eq!(anon("copy.txt").await.status, 403);
+    assert_eq!(get(&b, "acl-bkt", "priv.txt").await, Err("AccessDenied".into()));
+
+    // A bucket ACL granting account B WRITE: B may put; under ObjectWriter B owns the object,
+    // and the bucket owner reaches it only through what B's object ACL grants.
+    assert_eq!(put(&b, "acl-bkt", "from-b.txt", "b").await, Err("AccessDenied".into()));
+    a.put_bucket_acl()
+        .bucket("acl-bkt")
+        .grant_write(format!("id=\"{b_id}\""))
+        .grant_full_control(format!("id=\"{a_id}\""))
+        .send()
+        .await
+        .unwrap();
+    put(&b, "acl-bkt", "from-b.txt", "b's").await.unwrap();
+    let acl = b.get_object_acl().bucket("acl-bkt").key("from-b.txt").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(b_id.as_str()));
+    assert_eq!(get(&a, "acl-bkt", "from-b.txt").await, Err("AccessDenied".into()));
+    let e = a.get_object_acl().bucket("acl-bkt").key("from-b.txt").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    // B grants A READ by an AccessControlPolicy document.
+    let grant = |id: &str, perm: aws_sdk_s3::types::Permission| {
+        aws_sdk_s3::types::Grant::builder()
+            .grantee(
+                aws_sdk_s3::types::Grantee::builder()
+                    .r#type(aws_sdk_s3::types::Type::CanonicalUser)
+                    .id(id)
+                    .build()
+                    .unwrap(),
+            )
+            .permission(perm)
+            .build()
+    };
+    b.put_object_acl()
+        .bucket("acl-bkt")
+        .key("from-b.txt")
+        .access_control_policy(
+            aws_sdk_s3::types::AccessControlPolicy::builder()
+                .grants(grant(&b_id, aws_sdk_s3::types::Permission::FullControl))
+                .grants(grant(&a_id, aws_sdk_s3::types::Permission::Read))
+                .owner(aws_sdk_s3::types::Owner::builder().id(&b_id).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&a, "acl-bkt", "from-b.txt").await.unwrap(), b"b's");
+    // bucket-owner-full-control gives the bucket owner the object at once.
+    b.put_object()
+        .bucket("acl-bkt")
+        .key("b-full.txt")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(ByteStream::from_static(b"full"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&a, "acl-bkt", "b-full.txt").await.unwrap(), b"full");
+    // Listings name each object's owner.
+    let listed = a.list_objects_v2().bucket("acl-bkt").fetch_owner(true).send().await.unwrap();
+    let owner_of = |k: &str| {
+        listed
+            .contents()
+            .iter()
+            .find(|o| o.key() == Some(k))
+            .and_then(|o| o.owner())
+            .and_then(|o| o.id())
+            .map(str::to_string)
+    };
+    assert_eq!(owner_of("from-b.txt"), Some(b_id.clone()));
+    assert_eq!(owner_of("pub.txt"), Some(a_id.clone()));
+
+    // An explicit deny in the bucket policy beats any ACL grant.
+    a.put_bucket_policy()
+        .bucket("acl-bkt")
+        .policy(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":{{"AWS":"{B_ACCOUNT}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::acl-bkt/from-b.txt"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&b, "acl-bkt", "from-b.txt").await, Err("AccessDenied".into()));
+    a.delete_bucket_policy().bucket("acl-bkt").send().await.unwrap();
+    assert_eq!(get(&b, "acl-bkt", "from-b.txt").await.unwrap(), b"b's");
+
+    // BucketOwnerPreferred: bucket-owner-full-control makes the bucket owner the owner.
+    a.put_bucket_ownership_controls()
+        .bucket("acl-bkt")
+        .ownership_controls(
+            OwnershipControls::builder()
+                .rules(
+                    OwnershipControlsRule::builder()
+                        .object_ownership(ObjectOwnership::BucketOwnerPreferred)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    b.put_object()
+        .bucket("acl-bkt")
+        .key("preferred.txt")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(ByteStream::from_static(b"p"))
+        .send()
+        .await
+        .unwrap();
+    let acl = a.get_object_acl().bucket("acl-bkt").key("preferred.txt").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(a_id.as_str()));
+    put(&b, "acl-bkt", "b-owned.txt", "x").await.unwrap();
+    let acl = b.get_object_acl().bucket("acl-bkt").key("b-owned.txt").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(b_id.as_str()));
+
+    // Bad grants get AWS's errors and change nothing.
+    let e = a
+        .put_bucket_acl()
+        .bucket("acl-bkt")
+        .grant_read("emailAddress=\"someone@example.com\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "UnresolvableGrantByEmailAddress");
+    let e = a
+        .put_bucket_acl()
+        .bucket("acl-bkt")
+        .grant_read("id=\"0000\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+    let e = a
+        .put_object()
+        .bucket("acl-bkt")
+        .key("both")
+        .acl(ObjectCannedAcl::PublicRead)
+        .grant_read(format!("id=\"{b_id}\""))
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidRequest");
+    put(&b, "acl-bkt", "still-writable.txt", "x").await.unwrap();
+
+    // Public access block: IgnorePublicAcls stops public grants counting; BlockPublicAcls
+    // refuses new ones.
+    a.put_public_access_block()
+        .bucket("acl-bkt")
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .ignore_public_acls(true)
+                .block_public_acls(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon("pub.txt").await.status, 403);
+    let e = a
+        .put_object()
+        .bucket("acl-bkt")
+        .key("pub2.txt")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let e = a
+        .put_bucket_acl()
+        .bucket("acl-bkt")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    a.delete_public_access_block().bucket("acl-bkt").send().await.unwrap();
+    assert_eq!(anon("pub.txt").await.status, 200);
+
+    // Back to BucketOwnerEnforced: refused while the bucket ACL grants B, then ACLs stop
+    // counting and the bucket owner owns everything.
+    let enforced = || {
+        OwnershipControls::builder()
+            .rules(
+                OwnershipControlsRule::builder()
+                    .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let e = a
+        .put_bucket_ownership_controls()
+        .bucket("acl-bkt")
+        .ownership_controls(enforced())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidBucketAclWithObjectOwnership");
+    a.put_bucket_acl().bucket("acl-bkt").acl(BucketCannedAcl::Private).send().await.unwrap();
+    a.put_bucket_ownership_controls()
+        .bucket("acl-bkt")
+        .ownership_controls(enforced())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon("pub.txt").await.status, 403);
+    assert_eq!(get(&a, "acl-bkt", "b-owned.txt").await.unwrap(), b"x");
+    assert_eq!(get(&b, "acl-bkt", "from-b.txt").await, Err("AccessDenied".into()));
+    let acl = a.get_object_acl().bucket("acl-bkt").key("from-b.txt").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(a_id.as_str()));
+
+    // CreateBucket with a canned ACL where ACLs are enabled.
+    a.create_bucket()
+        .bucket("acl-public")
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let r = RawRequest::new("GET", "/acl-public", srv.addr).anonymous().send(srv.addr).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -1,7 +1,7 @@
 //! Buckets: naming rules, create, delete (discarding uploads in progress, as AWS does), list.
 
 use super::{Service, ServiceError};
-use crate::storage::records::BucketRecord;
+use crate::storage::records::{Acl, BucketRecord, ObjectOwnership};
 
 /// Checks S3's bucket naming rules (general purpose buckets).
 pub fn validate_bucket_name(name: &str) -> Result<(), ServiceError> {
@@ -43,16 +43,38 @@ pub fn validate_bucket_name(name: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// What a new bucket starts with besides its name and region.
+#[derive(Debug, Clone)]
+pub struct BucketInit {
+    /// The owning account.
+    pub owner: String,
+    /// `x-amz-object-ownership` (default `BucketOwnerEnforced`).
+    pub ownership: ObjectOwnership,
+    /// The bucket ACL when not the owner's FULL_CONTROL alone.
+    pub acl: Option<Acl>,
+}
+
+impl BucketInit {
+    pub fn owned_by(owner: &str) -> BucketInit {
+        BucketInit {
+            owner: owner.to_string(),
+            ownership: ObjectOwnership::default(),
+            acl: None,
+        }
+    }
+}
+
 impl Service {
-    /// Creates a bucket owned by `owner`. `location`: the LocationConstraint the client asked
+    /// Creates a bucket owned by `init.owner`. `location`: the LocationConstraint the client asked
     /// for, if any. A name another account owns is `BucketAlreadyExists`, as in AWS, where the
     /// bucket namespace is shared by all accounts.
     pub fn create_bucket_owned(
         &self,
         name: &str,
         location: Option<&str>,
-        owner: &str,
+        init: BucketInit,
     ) -> Result<(), ServiceError> {
+        let owner = init.owner.as_str();
         validate_bucket_name(name)?;
         if let Some(loc) = location
             && !loc.is_empty()
@@ -67,6 +89,8 @@ impl Service {
             created_ms: self.now_millis(),
             region: self.region.clone(),
             owner: Some(owner.to_string()),
+            ownership: init.ownership,
+            acl: init.acl,
             ..Default::default()
         };
         match self.store.create_bucket(name, &record) {
@@ -85,17 +109,17 @@ impl Service {
 
     /// Creates a bucket owned by the default account.
     pub fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<(), ServiceError> {
-        let owner = self.default_account.clone();
-        self.create_bucket_owned(name, location, &owner)
+        let init = BucketInit::owned_by(&self.default_account);
+        self.create_bucket_owned(name, location, init)
     }
 
     pub async fn create_bucket_durable(
         &self,
         name: &str,
         location: Option<&str>,
-        owner: &str,
+        init: BucketInit,
     ) -> Result<(), ServiceError> {
-        self.create_bucket_owned(name, location, owner)?;
+        self.create_bucket_owned(name, location, init)?;
         self.store.flush().await?;
         Ok(())
     }

@@ -88,6 +88,9 @@ pub struct CopyObjectInput {
     pub source_conditions: SourceConditions,
     /// Conditions on the destination (conditional write).
     pub conditions: WriteConditions,
+    /// The destination's owner and ACL when not the default (a copy does not inherit the
+    /// source's ACL, as in S3).
+    pub acl: Option<crate::storage::records::Acl>,
 }
 
 /// The result: the new record and the source it was copied from.
@@ -160,6 +163,7 @@ impl Service {
                 checksum,
             },
             conditions: input.conditions,
+            acl: input.acl,
         };
         let reader = self.open_object(&source, None, input.source_customer.as_ref())?;
         let mut body = SourceBody {

@@ -106,6 +106,8 @@ pub struct CreateUploadInput {
     pub sse: Option<SseSpec>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// The completed object's owner and ACL when not the default.
+    pub acl: Option<crate::storage::records::Acl>,
 }
 
 /// Which upload and part a request addresses.
@@ -370,6 +372,7 @@ impl Service {
             sse: sse_record,
             checksum_algorithm: input.checksum_algorithm.map(|a| a.name().to_string()),
             checksum_type: checksum_type.map(|t| t.name().to_string()),
+            acl: input.acl,
         };
         self.store
             .create_upload(&input.bucket, &input.key, &upload_id, &record)?;
@@ -644,6 +647,7 @@ impl Service {
                 chunk_size: CHUNK_SIZE as u32,
             },
             parts: chosen.iter().map(|p| object_part(p, algorithm)).collect(),
+            acl: upload.acl.clone(),
         };
         let commit = self.store.complete_upload(
             &input.bucket,

@@ -53,6 +53,8 @@ pub struct PutObjectInput {
     pub sse: Option<SseSpec>,
     pub checks: BodyChecks,
     pub conditions: WriteConditions,
+    /// The new object's owner and ACL when not the default (see [`ObjectRecord::acl`]).
+    pub acl: Option<crate::storage::records::Acl>,
 }
 
 /// Deletes a stream's chunks unless disarmed: an abandoned or failed write leaves nothing.
@@ -194,6 +196,7 @@ impl Service {
                 etag: String::new(),
                 checksums: Default::default(),
             }],
+            acl: input.acl,
         };
         let conditions = input.conditions;
         let old = self
@@ -308,6 +311,36 @@ impl Service {
             start - parts_start,
             end_excl - parts_start,
         ))
+    }
+
+    /// Replaces an object's ACL (PutObjectAcl), leaving its data and metadata as they are. The
+    /// write applies only to the version `change` saw: if the object was replaced meanwhile,
+    /// the new version is read and changed again.
+    pub async fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        change: impl Fn(&ObjectRecord) -> Result<Option<crate::storage::records::Acl>, ServiceError>,
+    ) -> Result<(), ServiceError> {
+        for _ in 0..8 {
+            let current = self.head_object(bucket, key)?;
+            let mut next = current.clone();
+            next.acl = change(&current)?;
+            let streams = current.stream_ids();
+            let same = move |old: Option<&ObjectRecord>| match old {
+                Some(o) if o.stream_ids() == streams => Ok(()),
+                _ => Err(crate::storage::StorageError::PreconditionFailed),
+            };
+            match self.store.commit_object(bucket, key, &next, &same) {
+                Ok(_) => {
+                    self.store.flush().await?;
+                    return Ok(());
+                }
+                Err(crate::storage::StorageError::PreconditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::ObjectChanged)
     }
 
     /// Deletes an object; deleting a missing key succeeds, as in S3.

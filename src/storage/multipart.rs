@@ -59,6 +59,9 @@ pub struct UploadRecord {
     /// `COMPOSITE` or `FULL_OBJECT` when an algorithm is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_type: Option<String>,
+    /// The completed object's owner and ACL (as [`super::records::ObjectRecord::acl`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<super::records::Acl>,
 }
 
 impl UploadRecord {
@@ -657,6 +660,7 @@ mod tests {
             },
             checksum_algorithm: None,
             checksum_type: None,
+            acl: None,
         }
     }
 

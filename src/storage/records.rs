@@ -66,6 +66,68 @@ pub struct BucketRecord {
     /// Object Ownership. Records from before it existed had no ACLs: `BucketOwnerEnforced`.
     #[serde(default, skip_serializing_if = "ObjectOwnership::is_default")]
     pub ownership: ObjectOwnership,
+    /// The bucket ACL (PutBucketAcl, `x-amz-acl` on CreateBucket). `None`: the owner's
+    /// FULL_CONTROL alone, AWS's default. Evaluated only while ACLs are enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
+}
+
+/// An access control list: the resource's owning account and what it grants to whom.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Acl {
+    /// The owning account (12 digits).
+    pub owner: String,
+    pub grants: Vec<AclGrant>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AclGrant {
+    pub grantee: AclGrantee,
+    pub permission: AclPermission,
+}
+
+/// Who a grant names. S3 grantees are canonical users (here: accounts) and the predefined
+/// groups; grants by e-mail address are resolved to accounts before they are stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum AclGrantee {
+    Account(String),
+    AllUsers,
+    AuthenticatedUsers,
+    LogDelivery,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AclPermission {
+    FullControl,
+    Read,
+    Write,
+    ReadAcp,
+    WriteAcp,
+}
+
+impl AclPermission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AclPermission::FullControl => "FULL_CONTROL",
+            AclPermission::Read => "READ",
+            AclPermission::Write => "WRITE",
+            AclPermission::ReadAcp => "READ_ACP",
+            AclPermission::WriteAcp => "WRITE_ACP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AclPermission> {
+        Some(match s {
+            "FULL_CONTROL" => AclPermission::FullControl,
+            "READ" => AclPermission::Read,
+            "WRITE" => AclPermission::Write,
+            "READ_ACP" => AclPermission::ReadAcp,
+            "WRITE_ACP" => AclPermission::WriteAcp,
+            _ => return None,
+        })
+    }
 }
 
 /// A bucket's public access block configuration (S3 `PublicAccessBlockConfiguration`).
@@ -251,6 +313,10 @@ pub struct ObjectRecord {
     pub cipher: CipherParams,
     /// The object's streams in order; one for a single PUT.
     pub parts: Vec<StreamRecord>,
+    /// The object's owner and ACL, when they differ from the default (owned by the bucket
+    /// owner, who alone has FULL_CONTROL). Evaluated only while the bucket's ACLs are enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
 }
 
 impl ObjectRecord {

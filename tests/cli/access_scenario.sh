@@ -116,6 +116,24 @@ cmp -s "$WORK/anon.html" "$WORK/index.html" || fail "anonymous GET returned othe
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data x "$ENDPOINT/public-site/x")" = 403 ] \
   || fail "anonymous PUT was not refused"
 
+step "ACLs: an ObjectWriter bucket, a public-read object and an anonymous curl"
+aws $E s3api create-bucket --bucket acl-site --object-ownership ObjectWriter >/dev/null
+aws $E s3api put-object --bucket acl-site --key index.html --body "$WORK/index.html" \
+  --acl public-read >/dev/null
+aws $E s3api put-object --bucket acl-site --key private.html --body "$WORK/index.html" >/dev/null
+curl -sf "$ENDPOINT/acl-site/index.html" >"$WORK/acl.html" || fail "anonymous GET of a public-read object failed"
+cmp -s "$WORK/acl.html" "$WORK/index.html" || fail "anonymous GET returned other bytes"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$ENDPOINT/acl-site/private.html")" = 403 ] \
+  || fail "anonymous GET of a private object was not 403"
+[ "$(aws $E s3api get-object-acl --bucket acl-site --key index.html \
+      --query 'Grants[?Grantee.URI==`http://acs.amazonaws.com/groups/global/AllUsers`].Permission' \
+      --output text)" = READ ] || fail "get-object-acl does not show the AllUsers READ grant"
+aws $E s3api put-object-acl --bucket acl-site --key index.html --acl private
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$ENDPOINT/acl-site/index.html")" = 403 ] \
+  || fail "anonymous GET after put-object-acl private was not 403"
+expect_error AccessControlListNotSupported aws $E s3api put-object-acl --bucket vault \
+  --key secret.txt --acl public-read
+
 step "the denials are in the audit log"
 python3 - "$COFFER_AUDIT_LOG" <<'PY'
 import json, sys

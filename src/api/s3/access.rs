@@ -13,13 +13,15 @@
 //! ACLs: new buckets are `BucketOwnerEnforced`, where ACLs are off. Reading an ACL answers the
 //! owner's FULL_CONTROL, and setting one is accepted only when it grants exactly that
 //! (`bucket-owner-full-control`, `private`); anything else is AWS's
-//! `AccessControlListNotSupported`. Under `ObjectWriter` and `BucketOwnerPreferred` stored
-//! grants are not implemented yet and say so (`NotImplemented`) rather than being dropped.
+//! `AccessControlListNotSupported`. Under `ObjectWriter` and `BucketOwnerPreferred` canned
+//! ACLs and grants are stored with the bucket and with each object and evaluated with the
+//! policies ([`super::acl`] has the rules).
 
-use http::{HeaderMap, Response, StatusCode};
+use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::acl;
 use super::error::{S3Error, S3ErrorCode};
 use super::handlers::read_xml_body;
 use super::router::BucketOp;
@@ -27,7 +29,9 @@ use super::xml::{self, Xmlns};
 use super::{Ctx, RequestBody, S3Api, service_error};
 use crate::iam::policy::{self, Policy};
 use crate::server::body::{self, ResBody};
-use crate::storage::records::{ObjectOwnership, PublicAccessBlock};
+use crate::storage::records::{
+    Acl, AclGrant, BucketRecord, ObjectOwnership, PublicAccessBlock,
+};
 
 /// Largest bucket policy, in bytes (AWS: 20 KB).
 pub const MAX_BUCKET_POLICY_LEN: usize = 20 * 1024;
@@ -146,76 +150,6 @@ struct OwnershipRule {
     object_ownership: String,
 }
 
-#[derive(Debug, Serialize)]
-struct AccessControlPolicy {
-    #[serde(rename = "@xmlns")]
-    xmlns: Xmlns,
-    #[serde(rename = "Owner")]
-    owner: xml::Owner,
-    #[serde(rename = "AccessControlList")]
-    acl: AccessControlList,
-}
-
-#[derive(Debug, Serialize)]
-struct AccessControlList {
-    #[serde(rename = "Grant")]
-    grants: Vec<Grant>,
-}
-
-#[derive(Debug, Serialize)]
-struct Grant {
-    #[serde(rename = "Grantee")]
-    grantee: Grantee,
-    #[serde(rename = "Permission")]
-    permission: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct Grantee {
-    #[serde(rename = "@xmlns:xsi")]
-    xsi: &'static str,
-    #[serde(rename = "@xsi:type")]
-    kind: &'static str,
-    #[serde(rename = "ID")]
-    id: String,
-    #[serde(rename = "DisplayName")]
-    display_name: String,
-}
-
-/// An ACL document sent with PutBucketAcl / PutObjectAcl (only what the enforced mode checks).
-#[derive(Debug, Deserialize)]
-struct AclDocument {
-    #[serde(rename = "AccessControlList", default)]
-    acl: Option<AclList>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AclList {
-    #[serde(rename = "Grant", default)]
-    grants: Vec<AclGrant>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AclGrant {
-    #[serde(rename = "Grantee")]
-    grantee: AclGrantee,
-    #[serde(rename = "Permission")]
-    permission: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct AclGrantee {
-    #[serde(rename = "ID", default)]
-    id: Option<String>,
-    #[serde(rename = "URI", default)]
-    uri: Option<String>,
-    #[serde(rename = "EmailAddress", default)]
-    email: Option<String>,
-}
-
-/// Canned ACLs that grant nothing beyond the owner's full control.
-const OWNER_ONLY_CANNED: &[&str] = &["private", "bucket-owner-full-control"];
-
 fn xml_ok(root: &str, doc: &impl Serialize) -> Result<Response<ResBody>, S3Error> {
     let mut r = Response::new(body::full(xml::to_xml(root, doc)?));
     super::headers::insert(r.headers_mut(), "content-type", "application/xml");
@@ -240,39 +174,79 @@ fn acl_not_supported() -> S3Error {
     S3Error::from_code(S3ErrorCode::AccessControlListNotSupported)
 }
 
-/// Whether the request's ACL headers grant only the owner's full control (or nothing).
-pub(crate) fn acl_headers_owner_only(headers: &HeaderMap) -> bool {
-    let canned_ok = headers
-        .get("x-amz-acl")
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| OWNER_ONLY_CANNED.contains(&v.trim()));
-    let no_grants = [
-        "x-amz-grant-read",
-        "x-amz-grant-write",
-        "x-amz-grant-read-acp",
-        "x-amz-grant-write-acp",
-        "x-amz-grant-full-control",
-    ]
-    .iter()
-    .all(|h| !headers.contains_key(*h));
-    canned_ok && no_grants
-}
-
 impl S3Api {
-    /// Refuses ACL headers a bucket cannot honour (PUT, Copy, CreateMultipartUpload).
-    pub(crate) fn check_write_acl(&self, bucket: &str, headers: &HeaderMap) -> Result<(), S3Error> {
-        if acl_headers_owner_only(headers) {
-            return Ok(());
-        }
+    /// The owner and ACL a new object gets from the request's `x-amz-acl` / `x-amz-grant-*`
+    /// headers and the bucket's Object Ownership (PUT, Copy, CreateMultipartUpload); `None`
+    /// is the default (the bucket owner's, private). With ACLs disabled only the owner's full
+    /// control may be asked for, as in AWS.
+    pub(crate) fn write_acl(&self, ctx: &Ctx<'_>, bucket: &str) -> Result<Option<Acl>, S3Error> {
+        let headers = &ctx.parts.headers;
+        let requested = acl::from_headers(headers, self)?;
         let rec = self
             .service
             .head_bucket(bucket)
             .map_err(bucket_error(bucket))?;
-        if rec.ownership.acls_enabled() {
-            Err(S3Error::not_implemented("object ACL grants"))
+        let bucket_owner = self.service.bucket_owner(&rec).to_string();
+        let writer = &ctx.access.principal.account;
+        // An anonymous writer (a public-read-write bucket) has no account to own the object.
+        let writer = if writer.is_empty() { &bucket_owner } else { writer };
+        let owner = match rec.ownership {
+            ObjectOwnership::BucketOwnerEnforced => {
+                return if requested.owner_only(&bucket_owner) {
+                    Ok(None)
+                } else {
+                    Err(acl_not_supported())
+                };
+            }
+            ObjectOwnership::BucketOwnerPreferred if requested.is_bucket_owner_full_control() => {
+                &bucket_owner
+            }
+            ObjectOwnership::BucketOwnerPreferred
+            | ObjectOwnership::ObjectWriter
+            | ObjectOwnership::Unset => writer,
+        };
+        let grants = requested.grants(acl::Scope::Object, owner, &bucket_owner);
+        check_public_acl(&rec, &grants)?;
+        Ok(acl::stored(owner, &bucket_owner, grants))
+    }
+
+    /// The bucket owner's ACL asked for by CreateBucket's headers, with the Object Ownership
+    /// `x-amz-object-ownership` names (default `BucketOwnerEnforced`).
+    pub(crate) fn create_bucket_init(
+        &self,
+        ctx: &Ctx<'_>,
+    ) -> Result<crate::service::buckets::BucketInit, S3Error> {
+        let headers = &ctx.parts.headers;
+        let owner = ctx.access.principal.account.clone();
+        let ownership = match headers.get("x-amz-object-ownership") {
+            None => ObjectOwnership::default(),
+            Some(v) => v
+                .to_str()
+                .ok()
+                .and_then(|v| ObjectOwnership::parse(v.trim()))
+                .ok_or_else(|| {
+                    S3Error::invalid_argument(
+                        "Invalid x-amz-object-ownership header",
+                        "x-amz-object-ownership",
+                        v.to_str().unwrap_or(""),
+                    )
+                })?,
+        };
+        let requested = acl::from_headers(headers, self)?;
+        let acl = if ownership.acls_enabled() {
+            acl::stored(&owner, &owner, requested.grants(acl::Scope::Bucket, &owner, &owner))
+        } else if requested.owner_only(&owner) {
+            None
         } else {
-            Err(acl_not_supported())
-        }
+            return Err(S3Error::from_code(
+                S3ErrorCode::InvalidBucketAclWithObjectOwnership,
+            ));
+        };
+        Ok(crate::service::buckets::BucketInit {
+            owner,
+            ownership,
+            acl,
+        })
     }
 
     pub(crate) async fn bucket_config(
@@ -409,6 +383,18 @@ impl S3Api {
                     .map_err(|_| S3Error::from_code(S3ErrorCode::MalformedXML))?;
                 let ownership = ObjectOwnership::parse(rule.object_ownership.trim())
                     .ok_or_else(|| S3Error::from_code(S3ErrorCode::MalformedXML))?;
+                // AWS refuses to disable ACLs while the bucket ACL grants anyone but the owner.
+                let owner = self.service.bucket_owner(&rec).to_string();
+                if !ownership.acls_enabled()
+                    && rec.ownership.acls_enabled()
+                    && rec.acl.as_ref().is_some_and(|a| {
+                        !acl::Requested::Grants(a.grants.clone()).owner_only(&owner)
+                    })
+                {
+                    return Err(S3Error::from_code(
+                        S3ErrorCode::InvalidBucketAclWithObjectOwnership,
+                    ));
+                }
                 self.service
                     .update_bucket(bucket, |r| r.ownership = ownership)
                     .await
@@ -424,11 +410,30 @@ impl S3Api {
             }
             BucketOp::GetBucketAcl => {
                 let owner = self.service.bucket_owner(&rec).to_string();
-                xml_ok("AccessControlPolicy", &owner_full_control(&owner))
+                let stored = rec.acl.as_ref().filter(|_| rec.ownership.acls_enabled());
+                xml_ok(
+                    "AccessControlPolicy",
+                    &acl::document(&acl::effective(stored, &owner)),
+                )
             }
             BucketOp::PutBucketAcl => {
                 let owner = self.service.bucket_owner(&rec).to_string();
-                self.put_acl(ctx, body, rec.ownership, &owner).await
+                let requested = self.requested_acl(ctx, body).await?;
+                if !rec.ownership.acls_enabled() {
+                    return if requested.owner_only(&owner) {
+                        Ok(Response::new(body::empty()))
+                    } else {
+                        Err(acl_not_supported())
+                    };
+                }
+                let grants = requested.grants(acl::Scope::Bucket, &owner, &owner);
+                check_public_acl(&rec, &grants)?;
+                let stored = acl::stored(&owner, &owner, grants);
+                self.service
+                    .update_bucket(bucket, |r| r.acl = stored)
+                    .await
+                    .map_err(bucket_error(bucket))?;
+                Ok(Response::new(body::empty()))
             }
         }
     }
@@ -445,63 +450,73 @@ impl S3Api {
             .service
             .head_bucket(bucket)
             .map_err(bucket_error(bucket))?;
+        let bucket_owner = self.service.bucket_owner(&rec).to_string();
         // The object must exist, as for AWS.
-        self.service
+        let object = self
+            .service
             .head_object(bucket, key)
             .map_err(|e| service_error(e).with_key(key))?;
-        let owner = self.service.bucket_owner(&rec).to_string();
-        if put {
-            self.put_acl(ctx, body, rec.ownership, &owner).await
-        } else {
-            xml_ok("AccessControlPolicy", &owner_full_control(&owner))
+        let enabled = rec.ownership.acls_enabled();
+        let current = acl::effective(object.acl.as_ref().filter(|_| enabled), &bucket_owner);
+        if !put {
+            return xml_ok("AccessControlPolicy", &acl::document(&current));
         }
+        let requested = self.requested_acl(ctx, body).await?;
+        if !enabled {
+            return if requested.owner_only(&bucket_owner) {
+                Ok(Response::new(body::empty()))
+            } else {
+                Err(acl_not_supported())
+            };
+        }
+        // The owner stays; only the grants change.
+        let grants = requested.grants(acl::Scope::Object, &current.owner, &bucket_owner);
+        check_public_acl(&rec, &grants)?;
+        let owner = current.owner;
+        self.service
+            .set_object_acl(bucket, key, |_| {
+                Ok(acl::stored(&owner, &bucket_owner, grants.clone()))
+            })
+            .await
+            .map_err(|e| service_error(e).with_key(key))?;
+        Ok(Response::new(body::empty()))
     }
 
-    /// PutBucketAcl / PutObjectAcl: only the owner's full control, until grants are stored.
-    async fn put_acl(
+    /// The ACL a PutBucketAcl / PutObjectAcl asks for: from its headers or its body, not both.
+    async fn requested_acl(
         &self,
         ctx: &Ctx<'_>,
         body: &mut RequestBody,
-        ownership: ObjectOwnership,
-        owner: &str,
-    ) -> Result<Response<ResBody>, S3Error> {
+    ) -> Result<acl::Requested, S3Error> {
         let raw = read_xml_body(ctx, body).await?;
-        let mut owner_only = acl_headers_owner_only(&ctx.parts.headers);
-        if !raw.iter().all(u8::is_ascii_whitespace) {
-            let doc: AclDocument = xml::parse_xml(&raw)
-                .map_err(|_| S3Error::from_code(S3ErrorCode::MalformedACLError))?;
-            let me = canonical_id(owner);
-            owner_only &= doc.acl.is_none_or(|l| {
-                l.grants.iter().all(|g| {
-                    g.permission == "FULL_CONTROL"
-                        && g.grantee.uri.is_none()
-                        && g.grantee.email.is_none()
-                        && g.grantee.id.as_deref() == Some(me.as_str())
-                })
-            });
+        let from_headers = acl::from_headers(&ctx.parts.headers, self)?;
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(from_headers);
         }
-        match (owner_only, ownership.acls_enabled()) {
-            (true, _) => Ok(Response::new(body::empty())),
-            (false, false) => Err(acl_not_supported()),
-            (false, true) => Err(S3Error::not_implemented("ACL grants")),
+        if from_headers != acl::Requested::Default {
+            return Err(S3Error::from_code(S3ErrorCode::UnexpectedContent));
         }
+        acl::from_document(&raw, self)
     }
 }
 
-fn owner_full_control(account: &str) -> AccessControlPolicy {
-    AccessControlPolicy {
-        xmlns: Xmlns,
-        owner: owner_of(account),
-        acl: AccessControlList {
-            grants: vec![Grant {
-                grantee: Grantee {
-                    xsi: "http://www.w3.org/2001/XMLSchema-instance",
-                    kind: "CanonicalUser",
-                    id: canonical_id(account),
-                    display_name: account.to_string(),
-                },
-                permission: "FULL_CONTROL",
-            }],
-        },
+/// `BlockPublicAcls`: an ACL that grants to a public group is refused, not stored.
+fn check_public_acl(rec: &BucketRecord, grants: &[AclGrant]) -> Result<(), S3Error> {
+    if rec.public_access_block.is_some_and(|b| b.block_public_acls) && acl::grants_public(grants) {
+        return Err(S3Error::new(
+            S3ErrorCode::AccessDenied,
+            "Access Denied: the BlockPublicAcls setting of this bucket's public access block \
+             refuses ACLs that grant public access.",
+        ));
+    }
+    Ok(())
+}
+
+impl acl::ResolveGrantee for S3Api {
+    fn account_of_canonical_id(&self, id: &str) -> Option<String> {
+        self.iam
+            .account_ids()
+            .into_iter()
+            .find(|a| canonical_id(a) == id)
     }
 }

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use super::S3Api;
+use super::acl;
 use super::error::{S3Error, S3ErrorCode};
 use super::router::{BucketOp, CopySource, Endpoint, VersionId};
 use crate::iam::Principal;
@@ -426,19 +427,81 @@ impl S3Api {
             context: &ctx,
         };
         let identity: Vec<&policy::Policy> = principal.policies.iter().collect();
-        let Decision { allowed, .. } = policy::decide(
+        let by_policy: Decision = policy::decide(
             &req,
             &identity,
             resource_policy.as_ref(),
             &owner,
             policy::Service::S3,
         );
+        let by_acl = match &bucket {
+            Some(rec) if !by_policy.explicit_deny => {
+                self.acl_decision(rec, &owner, need, &req, &identity)?
+            }
+            _ => None,
+        };
+        let allowed = match by_acl {
+            None => by_policy.allowed,
+            // An object another account owns: the bucket policy can deny but not grant.
+            Some((d, true)) => d.allowed,
+            Some((d, false)) => by_policy.allowed || d.allowed,
+        };
         if allowed {
             Ok(())
         } else {
             tracing::debug!(principal = %principal.arn, action = need.action, resource, "denied");
             Err(access_denied())
         }
+    }
+
+    /// What the ACL that governs `need` decides, when ACLs are enabled and one does (see
+    /// `acl`), with whether the resource belongs to an account other than the bucket owner's.
+    /// `None`: no ACL takes part (ACLs off, an action no ACL grants, the default ACL, which
+    /// grants nothing the owner's account does not already have, or a missing object).
+    fn acl_decision(
+        &self,
+        rec: &crate::storage::records::BucketRecord,
+        bucket_owner: &str,
+        need: &Need<'_>,
+        req: &policy::Request<'_>,
+        identity: &[&policy::Policy],
+    ) -> Result<Option<(Decision, bool)>, S3Error> {
+        if !rec.ownership.acls_enabled() {
+            return Ok(None);
+        }
+        let Some(scope) = acl::scope_of(need.action) else {
+            return Ok(None);
+        };
+        let stored = match (scope, need.key) {
+            (acl::Scope::Bucket, _) => rec.acl.clone(),
+            (acl::Scope::Object, Some(key)) => match self.service.head_object(need.bucket, key) {
+                Ok(o) => o.acl,
+                Err(crate::service::ServiceError::NoSuchKey) => None,
+                Err(e) => return Err(super::service_error(e)),
+            },
+            (acl::Scope::Object, None) => None,
+        };
+        let Some(acl) = stored else {
+            return Ok(None);
+        };
+        let ignore_public = rec
+            .public_access_block
+            .is_some_and(|b| b.ignore_public_acls);
+        let compiled = match acl::as_policy(&acl.grants, scope, ignore_public) {
+            Some(doc) => Some(self.acl_policies.get(&doc).map_err(|e| {
+                tracing::error!(bucket = need.bucket, error = %e, "an ACL does not compile");
+                S3Error::from_code(S3ErrorCode::InternalError)
+            })?),
+            None => None,
+        };
+        let d = policy::decide(
+            req,
+            identity,
+            compiled.as_ref(),
+            &acl.owner,
+            policy::Service::S3,
+        );
+        Ok(Some((d, acl.owner != bucket_owner)))
     }
 
     /// Decides everything `endpoint` needs before its handler runs.

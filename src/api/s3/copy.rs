@@ -120,6 +120,7 @@ impl S3Api {
             checksum_algorithm,
             source_conditions,
             conditions,
+            acl: self.write_acl(ctx, bucket)?,
         };
         let out = self.service.copy_object(input).await.map_err(|e| {
             // A missing key can only be the source's.

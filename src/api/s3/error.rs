@@ -19,6 +19,7 @@ pub enum S3ErrorCode {
     AccessControlListNotSupported,
     InvalidBucketAclWithObjectOwnership,
     MalformedACLError,
+    UnresolvableGrantByEmailAddress,
     MalformedPolicy,
     NoSuchBucketPolicy,
     NoSuchPublicAccessBlockConfiguration,
@@ -89,6 +90,7 @@ impl S3ErrorCode {
         Self::AccessControlListNotSupported,
         Self::InvalidBucketAclWithObjectOwnership,
         Self::MalformedACLError,
+        Self::UnresolvableGrantByEmailAddress,
         Self::MalformedPolicy,
         Self::NoSuchBucketPolicy,
         Self::NoSuchPublicAccessBlockConfiguration,
@@ -154,6 +156,7 @@ impl S3ErrorCode {
             Self::AccessControlListNotSupported => "AccessControlListNotSupported",
             Self::InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
             Self::MalformedACLError => "MalformedACLError",
+            Self::UnresolvableGrantByEmailAddress => "UnresolvableGrantByEmailAddress",
             Self::MalformedPolicy => "MalformedPolicy",
             Self::NoSuchBucketPolicy => "NoSuchBucketPolicy",
             Self::NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
@@ -267,6 +270,7 @@ impl S3ErrorCode {
             Self::AccessControlListNotSupported => StatusCode::BAD_REQUEST,
             Self::InvalidBucketAclWithObjectOwnership => StatusCode::BAD_REQUEST,
             Self::MalformedACLError => StatusCode::BAD_REQUEST,
+            Self::UnresolvableGrantByEmailAddress => StatusCode::BAD_REQUEST,
             Self::MalformedPolicy => StatusCode::BAD_REQUEST,
             Self::NoSuchBucketPolicy => StatusCode::NOT_FOUND,
             Self::NoSuchPublicAccessBlockConfiguration => StatusCode::NOT_FOUND,
@@ -293,6 +297,9 @@ impl S3ErrorCode {
             Self::AccessDenied => "Access Denied",
             Self::AccessControlListNotSupported => "The bucket does not allow ACLs",
             Self::InvalidBucketAclWithObjectOwnership => "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            Self::UnresolvableGrantByEmailAddress => {
+                "The email address you provided does not match any account on record."
+            }
             Self::MalformedACLError => "The XML you provided was not well-formed or did not validate against our published schema.",
             Self::MalformedPolicy => "Policies must be valid JSON and the first byte must be '{'",
             Self::NoSuchBucketPolicy => "The bucket policy does not exist",

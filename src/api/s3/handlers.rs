@@ -53,10 +53,33 @@ pub(super) fn empty_response(status: StatusCode) -> Response<ResBody> {
     r
 }
 
-pub(super) fn owner() -> xml::Owner {
-    xml::Owner {
-        id: "c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ffe7c0ff".into(),
-        display_name: Some("coffer".into()),
+/// Who owns the objects and uploads of one bucket, for listings' `Owner` elements: the owner
+/// an object's ACL names while ACLs are enabled, else the bucket owner.
+pub(super) struct Owners {
+    bucket_owner: String,
+    acls: bool,
+}
+
+impl Owners {
+    pub(super) fn of(&self, acl: Option<&crate::storage::records::Acl>) -> xml::Owner {
+        let account = match acl {
+            Some(a) if self.acls => &a.owner,
+            _ => &self.bucket_owner,
+        };
+        super::access::owner_of(account)
+    }
+}
+
+impl S3Api {
+    pub(super) fn owners(&self, bucket: &str) -> Result<Owners, S3Error> {
+        let rec = self
+            .service
+            .head_bucket(bucket)
+            .map_err(with_bucket(bucket))?;
+        Ok(Owners {
+            bucket_owner: self.service.bucket_owner(&rec).to_string(),
+            acls: rec.ownership.acls_enabled(),
+        })
     }
 }
 
@@ -89,7 +112,7 @@ pub(super) fn with_key<'a>(bucket: &'a str, key: &'a str) -> impl Fn(ServiceErro
     }
 }
 
-fn object_entry(key: String, rec: &ObjectRecord, url: bool, owner_too: bool) -> xml::Object {
+fn object_entry(key: String, rec: &ObjectRecord, url: bool, owners: Option<&Owners>) -> xml::Object {
     xml::Object {
         key: encode_if(url, &key),
         last_modified: Timestamp(rec.last_modified_ms),
@@ -102,7 +125,7 @@ fn object_entry(key: String, rec: &ObjectRecord, url: bool, owner_too: bool) -> 
             .map(|v| headers::checksum_type_of(v).to_string()),
         size: rec.size,
         storage_class: "STANDARD".into(),
-        owner: owner_too.then(owner),
+        owner: owners.map(|o| o.of(rec.acl.as_ref())),
     }
 }
 
@@ -192,7 +215,7 @@ impl S3Api {
     pub(crate) async fn create_bucket(
         &self,
         bucket: &str,
-        owner: &str,
+        init: crate::service::buckets::BucketInit,
         body: &mut RequestBody,
     ) -> Result<Response<ResBody>, S3Error> {
         let raw = body.read_limited(xml::MAX_XML_BODY).await?;
@@ -202,7 +225,7 @@ impl S3Api {
             xml::parse_xml::<xml::CreateBucketConfiguration>(&raw)?.location_constraint
         };
         self.service
-            .create_bucket_durable(bucket, location.as_deref(), owner)
+            .create_bucket_durable(bucket, location.as_deref(), init)
             .await
             .map_err(|e| match e {
                 ServiceError::InvalidArgument(m) => {
@@ -291,6 +314,7 @@ impl S3Api {
     ) -> Result<Response<ResBody>, S3Error> {
         let url = encoding.is_some();
         let page = self.list_page(bucket, &prefix, &delimiter, marker.clone(), max_keys)?;
+        let owners = self.owners(bucket)?;
         let doc = xml::ListBucketResultV1 {
             xmlns: Xmlns,
             name: bucket.to_string(),
@@ -308,7 +332,7 @@ impl S3Api {
             contents: page
                 .objects
                 .into_iter()
-                .map(|(k, r)| object_entry(k, &r, url, true))
+                .map(|(k, r)| object_entry(k, &r, url, Some(&owners)))
                 .collect(),
         };
         Ok(xml_response(xml::to_xml("ListBucketResult", &doc)?))
@@ -337,6 +361,11 @@ impl S3Api {
             None => q.start_after.clone(),
         };
         let page = self.list_page(bucket, &q.prefix, &q.delimiter, after, q.max_keys)?;
+        let owners = if q.fetch_owner {
+            Some(self.owners(bucket)?)
+        } else {
+            None
+        };
         let key_count = (page.objects.len() + page.common_prefixes.len()) as u32;
         let doc = xml::ListBucketResultV2 {
             xmlns: Xmlns,
@@ -358,7 +387,7 @@ impl S3Api {
             contents: page
                 .objects
                 .into_iter()
-                .map(|(k, r)| object_entry(k, &r, url, q.fetch_owner))
+                .map(|(k, r)| object_entry(k, &r, url, owners.as_ref()))
                 .collect(),
         };
         Ok(xml_response(xml::to_xml("ListBucketResult", &doc)?))
@@ -376,6 +405,7 @@ impl S3Api {
     ) -> Result<Response<ResBody>, S3Error> {
         let url = encoding.is_some();
         let page = self.list_page(bucket, &prefix, &delimiter, key_marker.clone(), max_keys)?;
+        let owners = self.owners(bucket)?;
         let doc = xml::ListVersionsResult {
             xmlns: Xmlns,
             name: bucket.to_string(),
@@ -411,7 +441,7 @@ impl S3Api {
                             .map(|v| headers::checksum_type_of(v).to_string()),
                         size: r.size,
                         storage_class: "STANDARD".into(),
-                        owner: Some(owner()),
+                        owner: Some(owners.of(r.acl.as_ref())),
                     })
                 })
                 .collect(),
@@ -463,6 +493,7 @@ impl S3Api {
             sse,
             checks,
             conditions,
+            acl: self.write_acl(ctx, bucket)?,
         };
         let rec = self
             .service

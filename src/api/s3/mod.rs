@@ -7,6 +7,7 @@
 //! XML with the request id.
 
 mod access;
+mod acl;
 pub(crate) mod authz;
 mod copy;
 mod encryption;
@@ -18,6 +19,7 @@ pub mod router;
 pub mod xml;
 
 pub use access::MAX_BUCKET_POLICY_LEN;
+pub use acl::MAX_ACL_POLICY_LEN;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +51,8 @@ pub struct S3Api {
     pub iam: Arc<crate::iam::Iam>,
     /// Compiled bucket policies.
     pub bucket_policies: crate::iam::PolicyCache,
+    /// ACLs in their resource-policy form (see `acl`).
+    pub acl_policies: crate::iam::PolicyCache,
     /// For its audit log (denials are audited).
     pub kms: Arc<crate::kms::Kms>,
     pub region: String,
@@ -328,13 +332,8 @@ impl S3Api {
         match endpoint {
             E::ListBuckets => self.list_buckets(&ctx.access.principal.account),
             E::CreateBucket { bucket } => {
-                if !access::acl_headers_owner_only(&ctx.parts.headers) {
-                    return Err(S3Error::from_code(
-                        S3ErrorCode::InvalidBucketAclWithObjectOwnership,
-                    ));
-                }
-                self.create_bucket(&bucket, &ctx.access.principal.account, body)
-                    .await
+                let init = self.create_bucket_init(ctx)?;
+                self.create_bucket(&bucket, init, body).await
             }
             E::BucketConfig { bucket, op } => self.bucket_config(ctx, &bucket, op, body).await,
             E::ObjectAcl {
@@ -391,7 +390,6 @@ impl S3Api {
             ),
             E::DeleteObjects { bucket } => self.delete_objects(ctx, &bucket, body).await,
             E::PutObject { bucket, key } => {
-                self.check_write_acl(&bucket, &ctx.parts.headers)?;
                 self.put_object(ctx, &bucket, &key, body).await
             }
             E::CopyObject {
@@ -399,7 +397,6 @@ impl S3Api {
                 key,
                 copy_source,
             } => {
-                self.check_write_acl(&bucket, &ctx.parts.headers)?;
                 self.copy_object(ctx, &bucket, &key, copy_source).await
             }
             ref e @ (E::GetObject {
@@ -439,7 +436,6 @@ impl S3Api {
             E::GetBucketEncryption { bucket } => self.get_bucket_encryption(&bucket),
             E::DeleteBucketEncryption { bucket } => self.delete_bucket_encryption(&bucket).await,
             E::CreateMultipartUpload { bucket, key } => {
-                self.check_write_acl(&bucket, &ctx.parts.headers)?;
                 self.create_multipart_upload(ctx, &bucket, &key)
             }
             E::UploadPart {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use http::{HeaderMap, Response, StatusCode};
 
 use super::error::{S3Error, S3ErrorCode};
-use super::handlers::{empty_response, encode_if, owner, with_bucket, with_key, xml_response};
+use super::handlers::{empty_response, encode_if, with_bucket, with_key, xml_response};
 use super::headers::{self, header_str, insert};
 use super::router::{CopySource, EncodingType, VersionId};
 use super::xml::{self, Timestamp, Xmlns};
@@ -176,6 +176,7 @@ impl S3Api {
             sse: headers::sse_spec(h)?,
             checksum_algorithm,
             checksum_type,
+            acl: self.write_acl(ctx, bucket)?,
         };
         let (upload_id, upload) = self
             .service
@@ -359,13 +360,14 @@ impl S3Api {
             .service
             .list_parts(bucket, key, upload_id, marker, max_parts as usize)
             .map_err(upload_error(bucket, key, upload_id))?;
+        let owner = self.owners(bucket)?.of(page.upload.acl.as_ref());
         let doc = xml::ListPartsResult {
             xmlns: Xmlns,
             bucket: bucket.to_string(),
             key: key.to_string(),
             upload_id: upload_id.to_string(),
-            initiator: owner(),
-            owner: owner(),
+            initiator: owner.clone(),
+            owner,
             storage_class: "STANDARD".into(),
             part_number_marker: marker,
             next_part_number_marker: page.parts.last().map(|p| p.stream.part_number),
@@ -414,6 +416,7 @@ impl S3Api {
             .service
             .list_multipart_uploads(bucket, &params)
             .map_err(with_bucket(bucket))?;
+        let owners = self.owners(bucket)?;
         let doc = xml::ListMultipartUploadsResult {
             xmlns: Xmlns,
             bucket: bucket.to_string(),
@@ -432,8 +435,8 @@ impl S3Api {
                 .map(|u| xml::MultipartUpload {
                     key: encode_if(url, &u.key),
                     upload_id: u.upload_id.clone(),
-                    initiator: owner(),
-                    owner: owner(),
+                    initiator: owners.of(u.record.acl.as_ref()),
+                    owner: owners.of(u.record.acl.as_ref()),
                     storage_class: "STANDARD".into(),
                     initiated: Timestamp(u.record.initiated_ms),
                     checksum_algorithm: u.record.checksum_algorithm.clone(),
