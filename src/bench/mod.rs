@@ -199,6 +199,11 @@ pub struct BenchArgs {
     /// with a 20-statement bucket policy): the cost of authorization, in one run.
     #[arg(long, default_value = "root")]
     pub principals: String,
+    /// Run every principal's phases this many times, the order reversed on every other round
+    /// (root, iam-user, iam-user, root, ...), so that a store growing over the invocation
+    /// favours neither; the principal ratios sum the rounds.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: u32,
 }
 
 /// Parsed and checked options.
@@ -225,6 +230,7 @@ pub struct BenchOptions {
     pub fill: bool,
     pub startup_check: bool,
     pub principals: Vec<policies::PrincipalChoice>,
+    pub rounds: u32,
 }
 
 fn list(s: &str) -> impl Iterator<Item = &str> {
@@ -336,6 +342,9 @@ impl BenchArgs {
         if principals.is_empty() {
             return Err(BenchError::Usage("--principals needs at least one value".into()));
         }
+        if !(1..=100).contains(&self.rounds) {
+            return Err(BenchError::Usage("--rounds must be 1 to 100".into()));
+        }
         if principals.contains(&policies::PrincipalChoice::IamUser) && !self.in_process {
             return Err(BenchError::Usage(
                 "--principals iam-user needs --in-process (the bench sets the user up)".into(),
@@ -368,6 +377,7 @@ impl BenchArgs {
             fill: self.fill,
             startup_check: self.startup_check,
             principals,
+            rounds: self.rounds,
         })
     }
 }
@@ -799,7 +809,14 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
             let hash = phases::body_hash(&body);
             for &sse in &opts.sse {
                 for &c in &opts.concurrency {
-                    for &principal in &opts.principals {
+                    let orders = (0..opts.rounds).flat_map(|round| {
+                        let mut order = opts.principals.clone();
+                        if round % 2 == 1 {
+                            order.reverse();
+                        }
+                        order.into_iter().map(move |p| (round, p))
+                    });
+                    for (round, principal) in orders {
                         let target = match principal {
                             policies::PrincipalChoice::Root => root_target.clone(),
                             policies::PrincipalChoice::IamUser => {
@@ -807,17 +824,20 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
                                 target_for(&ua, &us)
                             }
                         };
-                        let who = if opts.principals.len() > 1 {
+                        let mut who = if opts.principals.len() > 1 {
                             format!(" {}", principal.name())
                         } else {
                             String::new()
                         };
+                        if opts.rounds > 1 {
+                            who.push_str(&format!(" round {}", round + 1));
+                        }
                         let label =
                             format!("{} c{} {}{who}", human_size(size), c, sse.name());
                         let ctx = Arc::new(RunCtx {
                             target,
                             prefix: format!(
-                                "bench-{run_id}/{}-c{c}-{}-{}/",
+                                "bench-{run_id}/{}-c{c}-{}-{}-r{round}/",
                                 human_size(size),
                                 sse.name(),
                                 principal.name()
@@ -833,6 +853,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
                         });
                         let mut run = run_phases(&ctx, opts, &ceiling).await;
                         run.principal = principal.name().to_string();
+                        run.round = round + 1;
                         run.rss_mib_after = report::rss_mib();
                         runs.push(run);
                     }
@@ -856,6 +877,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         payload: opts.payload,
         seconds_per_phase: opts.duration.as_secs_f64(),
         cores,
+        principal_ratios: report::principal_ratios(&runs),
         runs,
         ceiling,
         note: report::NOTE,
@@ -959,6 +981,7 @@ async fn run_phases(
         phases,
         rss_mib_after: None,
         principal: String::new(),
+        round: 1,
     }
 }
 
@@ -1009,6 +1032,7 @@ mod tests {
             fill: false,
             startup_check: false,
             principals: "root".into(),
+            rounds: 1,
         };
         let o = args.parse_options().unwrap();
         assert_eq!(o.phases, vec![Phase::Put, Phase::Get, Phase::Delete]);

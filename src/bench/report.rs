@@ -107,11 +107,80 @@ pub struct RunReport {
     pub objects: u64,
     /// Who the phases ran as (`root`, `iam-user`).
     pub principal: String,
+    /// Which of `--rounds` this run was (from 1).
+    pub round: u32,
     pub phases: Vec<PhaseReport>,
     /// Resident memory of the bench process after this run (client and, with --in-process,
     /// server), MiB; Linux only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rss_mib_after: Option<f64>,
+}
+
+/// One principal's throughput against the baseline principal's (the first of
+/// `--principals`) for one size, concurrency, SSE mode and phase: total operations over all
+/// rounds divided by total seconds, one over the other.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PrincipalRatio {
+    pub object_size: u64,
+    pub concurrency: usize,
+    pub sse: String,
+    pub phase: String,
+    pub principal: String,
+    pub baseline: String,
+    pub rounds: u32,
+    pub ratio: f64,
+}
+
+/// The ratios of every principal but the first against the first (see [`PrincipalRatio`]).
+pub fn principal_ratios(runs: &[RunReport]) -> Vec<PrincipalRatio> {
+    use std::collections::BTreeMap;
+    // (size, concurrency, sse) -> principals in first-seen order -> phase -> (ops, seconds).
+    type Totals = Vec<(String, BTreeMap<String, (u64, f64)>)>;
+    let mut groups: BTreeMap<(u64, usize, String), (Totals, u32)> = BTreeMap::new();
+    for run in runs {
+        let key = (run.object_size, run.concurrency, run.sse.clone());
+        let (totals, rounds) = groups.entry(key).or_default();
+        *rounds = (*rounds).max(run.round);
+        let idx = match totals.iter().position(|(p, _)| *p == run.principal) {
+            Some(i) => i,
+            None => {
+                totals.push((run.principal.clone(), BTreeMap::new()));
+                totals.len() - 1
+            }
+        };
+        for ph in &run.phases {
+            let t = totals[idx].1.entry(ph.phase.clone()).or_default();
+            t.0 += ph.ops;
+            t.1 += ph.seconds;
+        }
+    }
+    let mut out = Vec::new();
+    for ((size, c, sse), (totals, rounds)) in groups {
+        let Some(((baseline, base), others)) = totals.split_first().map(|(b, o)| (b, o)) else {
+            continue;
+        };
+        for (principal, phases) in others {
+            for (phase, (ops, secs)) in phases {
+                let Some((bops, bsecs)) = base.get(phase) else {
+                    continue;
+                };
+                if *bops == 0 || *secs <= 0.0 || *bsecs <= 0.0 {
+                    continue;
+                }
+                out.push(PrincipalRatio {
+                    object_size: size,
+                    concurrency: c,
+                    sse: sse.clone(),
+                    phase: phase.clone(),
+                    principal: principal.clone(),
+                    baseline: baseline.clone(),
+                    rounds,
+                    ratio: (*ops as f64 / secs) / (*bops as f64 / bsecs),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The whole invocation.
@@ -139,6 +208,9 @@ pub struct Report {
     /// Cores the process may use (`available_parallelism`).
     pub cores: usize,
     pub runs: Vec<RunReport>,
+    /// With several principals: each one's ops/s against the first's, per phase.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principal_ratios: Vec<PrincipalRatio>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ceiling: Vec<CeilingReport>,
     /// Noise warning: these figures come from whatever else the machine was doing.
@@ -253,6 +325,24 @@ pub fn render_text(report: &Report) -> String {
             }
         }
     }
+    if !report.principal_ratios.is_empty() {
+        let _ = writeln!(s, "\nprincipals (ops/s over all rounds, against the first principal):");
+        for r in &report.principal_ratios {
+            let _ = writeln!(
+                s,
+                "  {} c{} {} {:<6} {} / {}: {:.3}x ({} round{})",
+                human_size(r.object_size),
+                r.concurrency,
+                r.sse,
+                r.phase,
+                r.principal,
+                r.baseline,
+                r.ratio,
+                r.rounds,
+                if r.rounds == 1 { "" } else { "s" }
+            );
+        }
+    }
     if let Some(t) = report.stop_snapshot_seconds {
         let _ = writeln!(
             s,
@@ -293,6 +383,32 @@ mod tests {
         assert_eq!(l.max_ms, 0.0);
         let l = Latency::from_micros(&mut [7000]);
         assert_eq!(l.p50_ms, 7.0);
+    }
+
+    #[test]
+    fn principal_ratios_sum_rounds_against_the_first_principal() {
+        let run = |principal: &str, round, ops, seconds| RunReport {
+            object_size: 4096,
+            concurrency: 16,
+            sse: "kms".into(),
+            objects: 10,
+            principal: principal.into(),
+            round,
+            phases: vec![PhaseReport::new("put", ops, 0, None, 0, seconds, &mut [])],
+            rss_mib_after: None,
+        };
+        let runs = [
+            run("root", 1, 100, 1.0),
+            run("iam-user", 1, 80, 1.0),
+            run("iam-user", 2, 120, 1.0),
+            run("root", 2, 100, 1.0),
+        ];
+        let r = principal_ratios(&runs);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].principal.as_str(), r[0].baseline.as_str()), ("iam-user", "root"));
+        assert_eq!(r[0].rounds, 2);
+        assert!((r[0].ratio - 1.0).abs() < 1e-9, "{}", r[0].ratio);
+        assert!(principal_ratios(&runs[..1]).is_empty());
     }
 
     #[test]

@@ -257,8 +257,8 @@ impl Condition {
 enum Prepared<'a> {
     Exact(Vec<String>),
     Folded(Vec<String>),
-    Like(Vec<Vec<Tok>>),
-    Arn(Vec<Vec<Tok>>),
+    Like(Vec<std::borrow::Cow<'a, [Tok]>>),
+    Arn(Vec<std::borrow::Cow<'a, [Tok]>>),
     Number(Cmp, &'a [f64]),
     Date(Cmp, &'a [i128]),
     Bool(Vec<bool>),
@@ -314,7 +314,7 @@ impl<'a> Prepared<'a> {
             // `"*"` alone is a whole-value wildcard, as it is for `Resource`.
             Prepared::Arn(p) => p
                 .iter()
-                .any(|p| matches!(p.as_slice(), [Tok::Star]) || arn_match(p, v)),
+                .any(|p| matches!(p.as_ref(), [Tok::Star]) || arn_match(p, v)),
             Prepared::Number(c, p) => parse_number(v).is_some_and(|v| p.iter().any(|p| c.holds(v, *p))),
             Prepared::Date(c, p) => parse_date(v).is_some_and(|v| p.iter().any(|p| c.holds(v, *p))),
             Prepared::Bool(p) => parse_bool(v).is_some_and(|v| p.contains(&v)),

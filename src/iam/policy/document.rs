@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::condition::Condition;
-use super::pattern::{Tok, arn_match, glob, split_arn, wild};
+use super::pattern::{Tok, arn_match, glob_str, split_arn, wild};
 use super::principal::Principals;
 use super::vars::{Template, VarSource};
 use super::{ParseOptions, PolicyError, PolicyKind, excerpt};
@@ -155,9 +155,9 @@ impl Actions {
         &self.patterns
     }
 
-    /// Whether the element covers `action`, given as lowercase characters.
-    pub(super) fn covers(&self, action: &[char]) -> bool {
-        self.patterns.iter().any(|p| glob(&p.tokens, action)) != self.negated
+    /// Whether the element covers `action`, given lowercased.
+    pub(super) fn covers(&self, action: &str) -> bool {
+        self.patterns.iter().any(|p| glob_str(&p.tokens, action)) != self.negated
     }
 }
 
@@ -209,8 +209,7 @@ impl ActionPattern {
 
     /// Whether this pattern covers `action` (case-insensitive).
     pub fn matches(&self, action: &str) -> bool {
-        let lower: Vec<char> = action.to_lowercase().chars().collect();
-        glob(&self.tokens, &lower)
+        glob_str(&self.tokens, &action.to_lowercase())
     }
 }
 
@@ -310,6 +309,7 @@ impl ResourcePattern {
         match &self.arn {
             None => true,
             Some(t) => t.tokens(src).is_some_and(|toks| arn_match(&toks, resource)),
+            // (`tokens` borrows the compiled tokens of a template without variables.)
         }
     }
 }

@@ -274,8 +274,12 @@ impl Policy {
     /// NotApplicable. A statement applies when its principal element (resource policies),
     /// action, resource and every condition match.
     pub fn evaluate(&self, req: &Request<'_>) -> Outcome {
+        self.evaluate_lower(req, &req.action.to_lowercase())
+    }
+
+    /// [`Policy::evaluate`] with the action already lowercased (once for all policies).
+    fn evaluate_lower(&self, req: &Request<'_>, action: &str) -> Outcome {
         let env = Env::new(req.principal, req.context);
-        let action: Vec<char> = req.action.to_lowercase().chars().collect();
         let mut allowed: Option<Match> = None;
         for st in self.statements() {
             let via = match &st.principals {
@@ -285,7 +289,7 @@ impl Policy {
                 },
                 None => Match::Direct,
             };
-            if !st.actions.covers(&action)
+            if !st.actions.covers(action)
                 || !st.resources.covers(req.resource, &env)
                 || !st.conditions.iter().all(|c| c.holds(&env))
             {
@@ -330,15 +334,16 @@ pub fn decide(
     resource_account: &str,
     service: Service,
 ) -> Decision {
+    let action = req.action.to_lowercase();
     let mut identity_allows = false;
     for (i, p) in identity.iter().enumerate() {
-        match p.evaluate(req) {
+        match p.evaluate_lower(req, &action) {
             Outcome::Deny => return Decision::deny(Reason::ExplicitDeny(PolicySource::Identity(i))),
             Outcome::Allow { .. } => identity_allows = true,
             Outcome::NotApplicable => {}
         }
     }
-    let resource_allow = match resource.map(|p| p.evaluate(req)) {
+    let resource_allow = match resource.map(|p| p.evaluate_lower(req, &action)) {
         Some(Outcome::Deny) => return Decision::deny(Reason::ExplicitDeny(PolicySource::Resource)),
         Some(Outcome::Allow { via }) => Some(via),
         Some(Outcome::NotApplicable) | None => None,

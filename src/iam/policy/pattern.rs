@@ -39,12 +39,14 @@ pub(super) fn wild(s: &str) -> Vec<Tok> {
     out
 }
 
-/// Whether the whole of `value` matches the whole of `pattern`.
-pub(super) fn glob(pattern: &[Tok], value: &[char]) -> bool {
+/// Whether the whole of `value` matches the whole of `pattern`. The value is walked by byte
+/// offsets of character boundaries, so nothing is copied (this runs for every pattern of every
+/// statement a request is checked against).
+pub(super) fn glob_str(pattern: &[Tok], value: &str) -> bool {
     let (mut p, mut v) = (0usize, 0usize);
-    // The last `*` seen and the value position it currently stands for.
+    // The last `*` seen and the value offset it currently stands for.
     let mut backtrack: Option<(usize, usize)> = None;
-    while let Some(&c) = value.get(v) {
+    while let Some(c) = value.get(v..).and_then(|rest| rest.chars().next()) {
         match pattern.get(p) {
             Some(Tok::Star) => {
                 backtrack = Some((p, v));
@@ -52,30 +54,28 @@ pub(super) fn glob(pattern: &[Tok], value: &[char]) -> bool {
             }
             Some(Tok::One) => {
                 p += 1;
-                v += 1;
+                v += c.len_utf8();
             }
             Some(Tok::Lit(l)) if *l == c => {
                 p += 1;
-                v += 1;
+                v += c.len_utf8();
             }
             _ => match backtrack {
                 Some((star, at)) => {
-                    // Let that `*` swallow one more character and retry after it.
+                    // The character the `*` swallows next starts at `at`.
+                    let step = value
+                        .get(at..)
+                        .and_then(|rest| rest.chars().next())
+                        .map_or(1, char::len_utf8);
                     p = star + 1;
-                    v = at + 1;
-                    backtrack = Some((star, at + 1));
+                    v = at + step;
+                    backtrack = Some((star, at + step));
                 }
                 None => return false,
             },
         }
     }
     pattern.iter().skip(p).all(|t| *t == Tok::Star)
-}
-
-/// [`glob`] against a `str`.
-pub(super) fn glob_str(pattern: &[Tok], value: &str) -> bool {
-    let chars: Vec<char> = value.chars().collect();
-    glob(pattern, &chars)
 }
 
 /// Number of colon-delimited fields in an ARN: `arn:partition:service:region:account:resource`.

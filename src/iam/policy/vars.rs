@@ -33,18 +33,27 @@ enum Seg {
     Var { key: String, default: Option<String> },
 }
 
+/// The source of a template with no variables.
+struct NoVars;
+
+impl VarSource for NoVars {
+    fn single(&self, _key: &str) -> Option<&str> {
+        None
+    }
+}
+
 /// A compiled policy string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Template {
     segs: Vec<Seg>,
+    /// The tokens, compiled once, of a template with no variables (most of them).
+    fixed: Option<Vec<Tok>>,
 }
 
 impl Template {
     /// `s` with no variable syntax (2008-10-17 and versionless documents).
     pub(super) fn literal(s: &str) -> Template {
-        Template {
-            segs: vec![Seg::Text(s.to_owned())],
-        }
+        Template::new(vec![Seg::Text(s.to_owned())])
     }
 
     /// `s` with variables when `vars` holds, else [`Template::literal`].
@@ -107,7 +116,15 @@ impl Template {
         if !text.is_empty() || segs.is_empty() {
             segs.push(Seg::Text(text));
         }
-        Ok(Template { segs })
+        Ok(Template::new(segs))
+    }
+
+    fn new(segs: Vec<Seg>) -> Template {
+        let mut t = Template { segs, fixed: None };
+        if !t.has_vars() {
+            t.fixed = t.substitute(&NoVars);
+        }
+        t
     }
 
     /// Whether any segment needs the request.
@@ -122,7 +139,14 @@ impl Template {
 
     /// Tokens after substitution, wildcards live in policy text only; `None` if a variable
     /// has no value and no default.
-    pub(super) fn tokens(&self, src: &dyn VarSource) -> Option<Vec<Tok>> {
+    pub(super) fn tokens(&self, src: &dyn VarSource) -> Option<std::borrow::Cow<'_, [Tok]>> {
+        match &self.fixed {
+            Some(t) => Some(std::borrow::Cow::Borrowed(t.as_slice())),
+            None => self.substitute(src).map(std::borrow::Cow::Owned),
+        }
+    }
+
+    fn substitute(&self, src: &dyn VarSource) -> Option<Vec<Tok>> {
         let mut out = Vec::new();
         for seg in &self.segs {
             match seg {
