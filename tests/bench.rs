@@ -27,6 +27,7 @@ fn tiny_args(json: Option<std::path::PathBuf>, scratch: &std::path::Path) -> Ben
         fill: false,
         startup_check: true,
         principals: "root".into(),
+        rounds: 1,
     }
 }
 
@@ -147,13 +148,26 @@ async fn bench_runs_as_root_and_as_a_policy_laden_user() {
     args.principals = "root,iam-user".into();
     args.sse = "kms".into();
     args.phases = "put,get".into();
-    args.duration = "500ms".into();
+    args.duration = "300ms".into();
     args.startup_check = false;
+    args.rounds = 2;
     let report = coffer::bench::run(&args.parse_options().expect("options"))
         .await
         .expect("bench runs");
-    let who: Vec<&str> = report.runs.iter().map(|r| r.principal.as_str()).collect();
-    assert_eq!(who, ["root", "iam-user"]);
+    // Two rounds, the second in reverse order.
+    let who: Vec<(&str, u32)> = report
+        .runs
+        .iter()
+        .map(|r| (r.principal.as_str(), r.round))
+        .collect();
+    assert_eq!(who, [("root", 1), ("iam-user", 1), ("iam-user", 2), ("root", 2)]);
+    let phases: Vec<&str> = report.principal_ratios.iter().map(|r| r.phase.as_str()).collect();
+    assert_eq!(phases, ["get", "put"]);
+    for r in &report.principal_ratios {
+        assert_eq!((r.principal.as_str(), r.baseline.as_str(), r.rounds), ("iam-user", "root", 2));
+        assert!(r.ratio > 0.0 && r.ratio.is_finite(), "{r:?}");
+    }
+    assert!(coffer::bench::report::render_text(&report).contains("iam-user / root"));
     for run in &report.runs {
         for p in &run.phases {
             assert!(p.ops > 0, "{}: {p:?}", run.principal);
