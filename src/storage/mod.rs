@@ -205,7 +205,14 @@ struct Inner {
     flush: FlushState,
     /// Streams open for reading: see [`Store::pin_streams`].
     pins: Mutex<Pins>,
+    /// Decoded bucket records with the bytes they were decoded from: every request reads its
+    /// bucket's record, and a record with a bucket policy is kilobytes of escaped JSON. A hit
+    /// needs the stored bytes to be equal, so a change made by anyone is seen at once.
+    decoded_buckets: RwLock<HashMap<String, (sled::IVec, BucketRecord)>>,
 }
+
+/// Most decoded bucket records kept (the map starts over beyond it).
+const DECODED_BUCKETS: usize = 4096;
 
 /// Readers pin the streams they read, so a replaced or deleted object's chunks are not deleted
 /// under a GET that is still sending them (S3 keeps serving the version a GET started on).
@@ -308,6 +315,7 @@ impl Store {
                 db,
                 bucket_gate: RwLock::new(()),
                 pins: Mutex::new(Pins::default()),
+                decoded_buckets: RwLock::new(HashMap::new()),
                 flush: FlushState {
                     requested: AtomicU64::new(0),
                     durable: AtomicU64::new(0),
@@ -517,10 +525,22 @@ impl Store {
     }
 
     pub fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
-        match self.inner.buckets.get(name.as_bytes())? {
-            Some(v) => Ok(Some(BucketRecord::decode(&v)?)),
-            None => Ok(None),
+        let Some(v) = self.inner.buckets.get(name.as_bytes())? else {
+            return Ok(None);
+        };
+        let cache = &self.inner.decoded_buckets;
+        if let Some((raw, rec)) = cache.read().unwrap_or_else(|p| p.into_inner()).get(name)
+            && *raw == v
+        {
+            return Ok(Some(rec.clone()));
         }
+        let rec = BucketRecord::decode(&v)?;
+        let mut map = cache.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= DECODED_BUCKETS {
+            map.clear();
+        }
+        map.insert(name.to_string(), (v, rec.clone()));
+        Ok(Some(rec))
     }
 
     pub fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>> {

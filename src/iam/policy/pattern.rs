@@ -41,12 +41,27 @@ pub(super) fn wild(s: &str) -> Vec<Tok> {
 
 /// Whether the whole of `value` matches the whole of `pattern`. The value is walked by byte
 /// offsets of character boundaries, so nothing is copied (this runs for every pattern of every
-/// statement a request is checked against).
+/// statement a request is checked against); an ASCII value, nearly every ARN and action, is
+/// walked a byte at a time.
 pub(super) fn glob_str(pattern: &[Tok], value: &str) -> bool {
+    if value.is_ascii() {
+        let bytes = value.as_bytes();
+        glob_by(pattern, |v| bytes.get(v).map(|&b| (char::from(b), 1)))
+    } else {
+        glob_by(pattern, |v| {
+            let c = value.get(v..)?.chars().next()?;
+            Some((c, c.len_utf8()))
+        })
+    }
+}
+
+/// The matcher over a value given as `next(offset) -> (character, its length)`.
+#[inline(always)]
+fn glob_by(pattern: &[Tok], next: impl Fn(usize) -> Option<(char, usize)>) -> bool {
     let (mut p, mut v) = (0usize, 0usize);
     // The last `*` seen and the value offset it currently stands for.
     let mut backtrack: Option<(usize, usize)> = None;
-    while let Some(c) = value.get(v..).and_then(|rest| rest.chars().next()) {
+    while let Some((c, len)) = next(v) {
         match pattern.get(p) {
             Some(Tok::Star) => {
                 backtrack = Some((p, v));
@@ -54,19 +69,16 @@ pub(super) fn glob_str(pattern: &[Tok], value: &str) -> bool {
             }
             Some(Tok::One) => {
                 p += 1;
-                v += c.len_utf8();
+                v += len;
             }
             Some(Tok::Lit(l)) if *l == c => {
                 p += 1;
-                v += c.len_utf8();
+                v += len;
             }
             _ => match backtrack {
                 Some((star, at)) => {
-                    // The character the `*` swallows next starts at `at`.
-                    let step = value
-                        .get(at..)
-                        .and_then(|rest| rest.chars().next())
-                        .map_or(1, char::len_utf8);
+                    // Let that `*` swallow the character at `at` and retry after it.
+                    let step = next(at).map_or(1, |(_, n)| n);
                     p = star + 1;
                     v = at + step;
                     backtrack = Some((star, at + step));
