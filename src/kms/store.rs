@@ -318,6 +318,9 @@ pub struct KmsTables {
     pub keys: Table,
     pub aliases: Table,
     pub meta: Table,
+    /// Key records are read several times for every use of a key (its state and policy, then
+    /// the key itself); decoding them once per change is enough.
+    decoded_keys: std::sync::Arc<crate::storage::DecodedCache<KeyRecord>>,
 }
 
 impl KmsTables {
@@ -326,12 +329,17 @@ impl KmsTables {
             keys: store.table(KEYS_TABLE)?,
             aliases: store.table(ALIASES_TABLE)?,
             meta: store.table(META_TABLE)?,
+            decoded_keys: Default::default(),
         })
     }
 
     pub fn get_key(&self, id: &Uuid) -> Result<Option<KeyRecord>, KmsError> {
         match self.keys.get(id.as_bytes()).map_err(storage)? {
-            Some(v) => Ok(Some(KeyRecord::decode(&v)?)),
+            Some(v) => Ok(Some(self.decoded_keys.get_or_decode(
+                id.as_bytes(),
+                &v,
+                KeyRecord::decode,
+            )?)),
             None => Ok(None),
         }
     }

@@ -208,11 +208,48 @@ struct Inner {
     /// Decoded bucket records with the bytes they were decoded from: every request reads its
     /// bucket's record, and a record with a bucket policy is kilobytes of escaped JSON. A hit
     /// needs the stored bytes to be equal, so a change made by anyone is seen at once.
-    decoded_buckets: RwLock<HashMap<String, (sled::IVec, BucketRecord)>>,
+    decoded_buckets: DecodedCache<BucketRecord>,
 }
 
-/// Most decoded bucket records kept (the map starts over beyond it).
-const DECODED_BUCKETS: usize = 4096;
+/// Decoded records kept with the bytes they were decoded from, for records read on every
+/// request (a bucket's, with its policy; a KMS key's). A hit needs the stored bytes to be
+/// equal, so a change made by anyone is seen at once; the map starts over at [`Self::MAX`].
+pub struct DecodedCache<T> {
+    map: RwLock<HashMap<Vec<u8>, (Vec<u8>, T)>>,
+}
+
+impl<T: Clone> Default for DecodedCache<T> {
+    fn default() -> Self {
+        DecodedCache {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T: Clone> DecodedCache<T> {
+    const MAX: usize = 4096;
+
+    /// The record stored under `key` as `raw`, decoded by `decode` unless cached.
+    pub fn get_or_decode<E>(
+        &self,
+        key: &[u8],
+        raw: &[u8],
+        decode: impl FnOnce(&[u8]) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        if let Some((bytes, rec)) = self.map.read().unwrap_or_else(|p| p.into_inner()).get(key)
+            && bytes.as_slice() == raw
+        {
+            return Ok(rec.clone());
+        }
+        let rec = decode(raw)?;
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(key.to_vec(), (raw.to_vec(), rec.clone()));
+        Ok(rec)
+    }
+}
 
 /// Readers pin the streams they read, so a replaced or deleted object's chunks are not deleted
 /// under a GET that is still sending them (S3 keeps serving the version a GET started on).
@@ -315,7 +352,7 @@ impl Store {
                 db,
                 bucket_gate: RwLock::new(()),
                 pins: Mutex::new(Pins::default()),
-                decoded_buckets: RwLock::new(HashMap::new()),
+                decoded_buckets: DecodedCache::default(),
                 flush: FlushState {
                     requested: AtomicU64::new(0),
                     durable: AtomicU64::new(0),
@@ -528,19 +565,10 @@ impl Store {
         let Some(v) = self.inner.buckets.get(name.as_bytes())? else {
             return Ok(None);
         };
-        let cache = &self.inner.decoded_buckets;
-        if let Some((raw, rec)) = cache.read().unwrap_or_else(|p| p.into_inner()).get(name)
-            && *raw == v
-        {
-            return Ok(Some(rec.clone()));
-        }
-        let rec = BucketRecord::decode(&v)?;
-        let mut map = cache.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= DECODED_BUCKETS {
-            map.clear();
-        }
-        map.insert(name.to_string(), (v, rec.clone()));
-        Ok(Some(rec))
+        self.inner
+            .decoded_buckets
+            .get_or_decode(name.as_bytes(), &v, BucketRecord::decode)
+            .map(Some)
     }
 
     pub fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>> {
