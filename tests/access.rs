@@ -41,7 +41,9 @@ fn audit_lines(srv: &TestServer) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn iam_code<E>(err: &aws_sdk_iam::error::SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
+fn iam_code<E>(
+    err: &aws_sdk_iam::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> String
 where
     E: aws_sdk_iam::error::ProvideErrorMetadata + std::fmt::Debug,
 {
@@ -55,7 +57,12 @@ where
 async fn new_user(srv: &TestServer, name: &str) -> (String, String) {
     let iam = srv.iam();
     iam.create_user().user_name(name).send().await.unwrap();
-    let k = iam.create_access_key().user_name(name).send().await.unwrap();
+    let k = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
     let k = k.access_key().unwrap();
     (
         k.access_key_id().to_string(),
@@ -103,15 +110,28 @@ async fn iam_users_keys_and_policies_take_effect_on_the_next_request() {
     let alice = srv.s3_with(&ak, &sk);
 
     // STS: who am I.
-    let me = srv.sts_with(&ak, &sk).get_caller_identity().send().await.unwrap();
+    let me = srv
+        .sts_with(&ak, &sk)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.account(), Some(A_ACCOUNT));
     assert_eq!(me.arn(), Some("arn:aws:iam::000000000000:user/alice"));
     assert!(me.user_id().unwrap().starts_with("AIDA"));
-    let root_me = srv.sts_with(ACCESS_KEY, SECRET_KEY).get_caller_identity().send().await.unwrap();
+    let root_me = srv
+        .sts_with(ACCESS_KEY, SECRET_KEY)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(root_me.arn(), Some("arn:aws:iam::000000000000:root"));
 
     // No policy: nothing allowed.
-    assert_eq!(put(&alice, "team", "a.txt", "x").await, Err("AccessDenied".into()));
+    assert_eq!(
+        put(&alice, "team", "a.txt", "x").await,
+        Err("AccessDenied".into())
+    );
     let e = alice.list_buckets().send().await.unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
 
@@ -126,15 +146,26 @@ async fn iam_users_keys_and_policies_take_effect_on_the_next_request() {
     put(&alice, "team", "alice/a.txt", "mine").await.unwrap();
     assert_eq!(get(&alice, "team", "alice/a.txt").await.unwrap(), b"mine");
     // The policy variable confines her to her own prefix.
-    assert_eq!(put(&alice, "team", "bob/a.txt", "x").await, Err("AccessDenied".into()));
+    assert_eq!(
+        put(&alice, "team", "bob/a.txt", "x").await,
+        Err("AccessDenied".into())
+    );
 
     // Inspect through the API.
     let iam = srv.iam();
     let u = iam.get_user().user_name("alice").send().await.unwrap();
-    assert_eq!(u.user().unwrap().arn(), "arn:aws:iam::000000000000:user/alice");
+    assert_eq!(
+        u.user().unwrap().arn(),
+        "arn:aws:iam::000000000000:user/alice"
+    );
     let users = iam.list_users().send().await.unwrap();
     assert_eq!(users.users().len(), 1);
-    let names = iam.list_user_policies().user_name("alice").send().await.unwrap();
+    let names = iam
+        .list_user_policies()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(names.policy_names(), ["team-rw"]);
     let doc = iam
         .get_user_policy()
@@ -159,14 +190,43 @@ async fn iam_users_keys_and_policies_take_effect_on_the_next_request() {
         .unwrap();
     let parn = p.policy().unwrap().arn().unwrap().to_string();
     assert_eq!(parn, "arn:aws:iam::000000000000:policy/list-all");
-    iam.attach_user_policy().user_name("alice").policy_arn(&parn).send().await.unwrap();
-    assert_eq!(alice.list_buckets().send().await.unwrap().buckets().len(), 1);
-    let attached = iam.list_attached_user_policies().user_name("alice").send().await.unwrap();
-    assert_eq!(attached.attached_policies()[0].policy_arn(), Some(parn.as_str()));
-    let e = iam.delete_policy().policy_arn(&parn).send().await.unwrap_err();
+    iam.attach_user_policy()
+        .user_name("alice")
+        .policy_arn(&parn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.list_buckets().send().await.unwrap().buckets().len(),
+        1
+    );
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached.attached_policies()[0].policy_arn(),
+        Some(parn.as_str())
+    );
+    let e = iam
+        .delete_policy()
+        .policy_arn(&parn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(iam_code(&e), "DeleteConflict");
-    iam.detach_user_policy().user_name("alice").policy_arn(&parn).send().await.unwrap();
-    assert_eq!(code(&alice.list_buckets().send().await.unwrap_err()), "AccessDenied");
+    iam.detach_user_policy()
+        .user_name("alice")
+        .policy_arn(&parn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(&alice.list_buckets().send().await.unwrap_err()),
+        "AccessDenied"
+    );
     iam.delete_policy().policy_arn(&parn).send().await.unwrap();
 
     // An explicit deny wins over the allow.
@@ -177,16 +237,35 @@ async fn iam_users_keys_and_policies_take_effect_on_the_next_request() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#,
     )
     .await;
-    assert_eq!(get(&alice, "team", "alice/a.txt").await, Err("AccessDenied".into()));
-    iam.delete_user_policy().user_name("alice").policy_name("no-get").send().await.unwrap();
+    assert_eq!(
+        get(&alice, "team", "alice/a.txt").await,
+        Err("AccessDenied".into())
+    );
+    iam.delete_user_policy()
+        .user_name("alice")
+        .policy_name("no-get")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get(&alice, "team", "alice/a.txt").await.unwrap(), b"mine");
 
     // A user without IAM permissions cannot change IAM.
-    let e = srv.iam_with(&ak, &sk).create_user().user_name("mallory").send().await.unwrap_err();
+    let e = srv
+        .iam_with(&ak, &sk)
+        .create_user()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(iam_code(&e), "AccessDenied");
 
     // Keys: list, deactivate (refused at once), reactivate, delete.
-    let keys = iam.list_access_keys().user_name("alice").send().await.unwrap();
+    let keys = iam
+        .list_access_keys()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(keys.access_key_metadata().len(), 1);
     iam.update_access_key()
         .user_name("alice")
@@ -195,7 +274,10 @@ async fn iam_users_keys_and_policies_take_effect_on_the_next_request() {
         .send()
         .await
         .unwrap();
-    assert_eq!(get(&alice, "team", "alice/a.txt").await, Err("InvalidAccessKeyId".into()));
+    assert_eq!(
+        get(&alice, "team", "alice/a.txt").await,
+        Err("InvalidAccessKeyId".into())
+    );
     iam.update_access_key()
         .user_name("alice")
         .access_key_id(&ak)
@@ -206,14 +288,32 @@ async fn iam_users_keys_and_policies_take_effect_on_the_next_request() {
     assert_eq!(get(&alice, "team", "alice/a.txt").await.unwrap(), b"mine");
 
     // DeleteUser refuses while keys and policies remain.
-    let e = iam.delete_user().user_name("alice").send().await.unwrap_err();
+    let e = iam
+        .delete_user()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(iam_code(&e), "DeleteConflict");
-    iam.delete_access_key().user_name("alice").access_key_id(&ak).send().await.unwrap();
-    iam.delete_user_policy().user_name("alice").policy_name("team-rw").send().await.unwrap();
+    iam.delete_access_key()
+        .user_name("alice")
+        .access_key_id(&ak)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_user_policy()
+        .user_name("alice")
+        .policy_name("team-rw")
+        .send()
+        .await
+        .unwrap();
     iam.delete_user().user_name("alice").send().await.unwrap();
     let e = iam.get_user().user_name("alice").send().await.unwrap_err();
     assert_eq!(iam_code(&e), "NoSuchEntity");
-    assert_eq!(get(&alice, "team", "alice/a.txt").await, Err("InvalidAccessKeyId".into()));
+    assert_eq!(
+        get(&alice, "team", "alice/a.txt").await,
+        Err("InvalidAccessKeyId".into())
+    );
 
     // IAM changes and denials are audited with CloudTrail's fields; no secret is.
     let lines = audit_lines(&srv);
@@ -233,7 +333,12 @@ async fn iam_users_keys_and_policies_take_effect_on_the_next_request() {
 #[tokio::test]
 async fn iam_users_survive_a_restart_and_secrets_are_sealed() {
     let srv = TestServer::start().await;
-    srv.s3().create_bucket().bucket("keep").send().await.unwrap();
+    srv.s3()
+        .create_bucket()
+        .bucket("keep")
+        .send()
+        .await
+        .unwrap();
     let (ak, sk) = new_user(&srv, "carol").await;
     put_user_policy(
         &srv,
@@ -244,7 +349,10 @@ async fn iam_users_survive_a_restart_and_secrets_are_sealed() {
     .await;
     put(&srv.s3_with(&ak, &sk), "keep", "k", "v").await.unwrap();
     let srv = srv.restart().await;
-    assert_eq!(get(&srv.s3_with(&ak, &sk), "keep", "k").await.unwrap(), b"v");
+    assert_eq!(
+        get(&srv.s3_with(&ak, &sk), "keep", "k").await.unwrap(),
+        b"v"
+    );
     let dir = srv.data_dir();
     drop(srv);
     let mut found = false;
@@ -276,7 +384,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn hostile_identity_policies_are_refused_and_nothing_is_stored() {
     let srv = TestServer::start().await;
     srv.iam().create_user().user_name("h").send().await.unwrap();
-    let big_statement = r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}"#;
+    let big_statement =
+        r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}"#;
     let thousand = format!(
         r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
         vec![big_statement; 1000].join(",")
@@ -326,9 +435,18 @@ async fn hostile_identity_policies_are_refused_and_nothing_is_stored() {
             .await
             .unwrap_err();
         let c = iam_code(&e);
-        assert!(c == *want || c == "LimitExceeded" || c == "MalformedPolicyDocument", "{c}");
+        assert!(
+            c == *want || c == "LimitExceeded" || c == "MalformedPolicyDocument",
+            "{c}"
+        );
     }
-    let names = srv.iam().list_user_policies().user_name("h").send().await.unwrap();
+    let names = srv
+        .iam()
+        .list_user_policies()
+        .user_name("h")
+        .send()
+        .await
+        .unwrap();
     assert!(names.policy_names().is_empty());
     let local = srv
         .iam()
@@ -349,7 +467,13 @@ async fn s3_uses_keys_on_behalf_of_the_caller() {
     let srv = TestServer::start().await;
     let root = srv.s3();
     root.create_bucket().bucket("vault").send().await.unwrap();
-    let key = srv.kms().create_key().description("A").send().await.unwrap();
+    let key = srv
+        .kms()
+        .create_key()
+        .description("A")
+        .send()
+        .await
+        .unwrap();
     let key_arn = key.key_metadata().unwrap().arn().unwrap().to_string();
 
     let (wak, wsk) = new_user(&srv, "writer").await;
@@ -386,14 +510,33 @@ async fn s3_uses_keys_on_behalf_of_the_caller() {
         .await
         .unwrap();
     // The auditor's HEAD works (no key use); the GET needs kms:Decrypt.
-    let head = auditor.head_object().bucket("vault").key("secret.txt").send().await.unwrap();
+    let head = auditor
+        .head_object()
+        .bucket("vault")
+        .key("secret.txt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()));
-    let e = auditor.get_object().bucket("vault").key("secret.txt").send().await.unwrap_err();
+    let e = auditor
+        .get_object()
+        .bucket("vault")
+        .key("secret.txt")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
-    let msg = e.as_service_error().and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::message(s)).unwrap_or_default().to_string();
+    let msg = e
+        .as_service_error()
+        .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::message(s))
+        .unwrap_or_default()
+        .to_string();
     assert!(msg.contains("kms:Decrypt"), "{msg}");
     assert!(msg.contains(&key_arn), "{msg}");
-    assert_eq!(get(&writer, "vault", "secret.txt").await.unwrap(), b"top secret");
+    assert_eq!(
+        get(&writer, "vault", "secret.txt").await.unwrap(),
+        b"top secret"
+    );
 
     // The auditor may not write under key A either (no kms:GenerateDataKey), nor may the
     // writer under another key.
@@ -423,7 +566,14 @@ async fn s3_uses_keys_on_behalf_of_the_caller() {
     assert_eq!(code(&e), "AccessDenied");
 
     // SSE-S3 needs no KMS permission; aws/s3 is usable through S3 by the account's users.
-    writer.put_object().bucket("vault").key("plain.txt").body(ByteStream::from_static(b"s3")).send().await.unwrap();
+    writer
+        .put_object()
+        .bucket("vault")
+        .key("plain.txt")
+        .body(ByteStream::from_static(b"s3"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get(&auditor, "vault", "plain.txt").await.unwrap(), b"s3");
     writer
         .put_object()
@@ -434,15 +584,21 @@ async fn s3_uses_keys_on_behalf_of_the_caller() {
         .send()
         .await
         .unwrap();
-    assert_eq!(get(&auditor, "vault", "managed.txt").await.unwrap(), b"managed");
+    assert_eq!(
+        get(&auditor, "vault", "managed.txt").await.unwrap(),
+        b"managed"
+    );
 
     // The denial is in the audit log as the auditor's Decrypt, invoked by S3.
     let lines = audit_lines(&srv);
-    assert!(lines.iter().any(|l| l["eventSource"] == "kms.amazonaws.com"
-        && l["eventName"] == "Decrypt"
-        && l["errorCode"] == "AccessDeniedException"
-        && l["userIdentity"]["invokedBy"] == "s3.amazonaws.com"
-        && l["userIdentity"]["userName"] == "auditor"), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l["eventSource"] == "kms.amazonaws.com"
+            && l["eventName"] == "Decrypt"
+            && l["errorCode"] == "AccessDeniedException"
+            && l["userIdentity"]["invokedBy"] == "s3.amazonaws.com"
+            && l["userIdentity"]["userName"] == "auditor"),
+        "{lines:#?}"
+    );
 }
 
 /// AWS's classic pair: deny PutObject without SSE-KMS and under another key; and a deny on
@@ -463,11 +619,24 @@ async fn bucket_policies_require_sse_kms_with_key_a_and_secure_transport() {
         {{"Sid":"RequireKeyA","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::strict/*",
           "Condition":{{"StringNotEqualsIfExists":{{"s3:x-amz-server-side-encryption-aws-kms-key-id":"{key_arn}"}}}}}}]}}"#
     );
-    root.put_bucket_policy().bucket("strict").policy(&policy).send().await.unwrap();
-    let got = root.get_bucket_policy().bucket("strict").send().await.unwrap();
+    root.put_bucket_policy()
+        .bucket("strict")
+        .policy(&policy)
+        .send()
+        .await
+        .unwrap();
+    let got = root
+        .get_bucket_policy()
+        .bucket("strict")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.policy(), Some(policy.as_str()));
 
-    assert_eq!(put(&root, "strict", "plain", "x").await, Err("AccessDenied".into()));
+    assert_eq!(
+        put(&root, "strict", "plain", "x").await,
+        Err("AccessDenied".into())
+    );
     let e = root
         .put_object()
         .bucket("strict")
@@ -495,11 +664,23 @@ async fn bucket_policies_require_sse_kms_with_key_a_and_secure_transport() {
         .send()
         .await
         .unwrap();
-    assert_eq!(get(&root, "strict", "kms").await, Err("AccessDenied".into()));
+    assert_eq!(
+        get(&root, "strict", "kms").await,
+        Err("AccessDenied".into())
+    );
     // The owner's root can always remove the policy that locked it out.
-    root.delete_bucket_policy().bucket("strict").send().await.unwrap();
+    root.delete_bucket_policy()
+        .bucket("strict")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get(&root, "strict", "kms").await.unwrap(), b"x");
-    let e = root.get_bucket_policy().bucket("strict").send().await.unwrap_err();
+    let e = root
+        .get_bucket_policy()
+        .bucket("strict")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NoSuchBucketPolicy");
 
     // Bad bucket policies are refused and nothing is stored.
@@ -509,10 +690,21 @@ async fn bucket_policies_require_sse_kms_with_key_a_and_secure_transport() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"arn:aws:s3:::strict/*"}]}"#,
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::strict/*"}]}"#,
     ] {
-        let e = root.put_bucket_policy().bucket("strict").policy(bad).send().await.unwrap_err();
+        let e = root
+            .put_bucket_policy()
+            .bucket("strict")
+            .policy(bad)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(code(&e), "MalformedPolicy", "{bad}");
     }
-    let e = root.get_bucket_policy().bucket("strict").send().await.unwrap_err();
+    let e = root
+        .get_bucket_policy()
+        .bucket("strict")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NoSuchBucketPolicy");
 }
 
@@ -522,7 +714,9 @@ async fn anonymous_reads_by_public_policy_and_public_access_block() {
     let srv = TestServer::start().await;
     let root = srv.s3();
     root.create_bucket().bucket("public").send().await.unwrap();
-    put(&root, "public", "index.html", "hello world").await.unwrap();
+    put(&root, "public", "index.html", "hello world")
+        .await
+        .unwrap();
     let anon = || RawRequest::new("GET", "/public/index.html", srv.addr).anonymous();
     assert_eq!(anon().send(srv.addr).await.status, 403);
 
@@ -536,12 +730,27 @@ async fn anonymous_reads_by_public_policy_and_public_access_block() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "hello world");
     // Only what is granted: no anonymous listing, no anonymous PUT.
-    let r = RawRequest::new("GET", "/public", srv.addr).anonymous().send(srv.addr).await;
+    let r = RawRequest::new("GET", "/public", srv.addr)
+        .anonymous()
+        .send(srv.addr)
+        .await;
     assert_eq!(r.status, 403);
-    let r = RawRequest::new("PUT", "/public/x", srv.addr).anonymous().body(b"x".to_vec()).send(srv.addr).await;
+    let r = RawRequest::new("PUT", "/public/x", srv.addr)
+        .anonymous()
+        .body(b"x".to_vec())
+        .send(srv.addr)
+        .await;
     assert_eq!(r.status, 403);
-    let status = root.get_bucket_policy_status().bucket("public").send().await.unwrap();
-    assert_eq!(status.policy_status().and_then(|s| s.is_public()), Some(true));
+    let status = root
+        .get_bucket_policy_status()
+        .bucket("public")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status.policy_status().and_then(|s| s.is_public()),
+        Some(true)
+    );
 
     // RestrictPublicBuckets: the public grant no longer applies.
     root.put_public_access_block()
@@ -556,9 +765,15 @@ async fn anonymous_reads_by_public_policy_and_public_access_block() {
         .await
         .unwrap();
     assert_eq!(anon().send(srv.addr).await.status, 403);
-    let pab = root.get_public_access_block().bucket("public").send().await.unwrap();
+    let pab = root
+        .get_public_access_block()
+        .bucket("public")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        pab.public_access_block_configuration().and_then(|c| c.restrict_public_buckets()),
+        pab.public_access_block_configuration()
+            .and_then(|c| c.restrict_public_buckets()),
         Some(true)
     );
     // BlockPublicPolicy: a public policy can no longer be put.
@@ -570,9 +785,18 @@ async fn anonymous_reads_by_public_policy_and_public_access_block() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
-    root.delete_public_access_block().bucket("public").send().await.unwrap();
+    root.delete_public_access_block()
+        .bucket("public")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anon().send(srv.addr).await.status, 200);
-    let e = root.get_public_access_block().bucket("public").send().await.unwrap_err();
+    let e = root
+        .get_public_access_block()
+        .bucket("public")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NoSuchPublicAccessBlockConfiguration");
 }
 
@@ -586,7 +810,10 @@ async fn cross_account_access_by_bucket_policy_and_key_policy() {
     a.create_bucket().bucket("shared").send().await.unwrap();
     b.create_bucket().bucket("b-own").send().await.unwrap();
     let names = |o: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| -> Vec<String> {
-        o.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect()
+        o.buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect()
     };
     assert_eq!(names(a.list_buckets().send().await.unwrap()), ["shared"]);
     assert_eq!(names(b.list_buckets().send().await.unwrap()), ["b-own"]);
@@ -660,12 +887,23 @@ async fn cross_account_access_by_bucket_policy_and_key_policy() {
     let (uak, usk) = {
         let iam = srv.iam_with(B_ACCESS, B_SECRET);
         iam.create_user().user_name("bob").send().await.unwrap();
-        let k = iam.create_access_key().user_name("bob").send().await.unwrap();
+        let k = iam
+            .create_access_key()
+            .user_name("bob")
+            .send()
+            .await
+            .unwrap();
         let k = k.access_key().unwrap().clone();
-        (k.access_key_id().to_string(), k.secret_access_key().to_string())
+        (
+            k.access_key_id().to_string(),
+            k.secret_access_key().to_string(),
+        )
     };
     let bob = srv.s3_with(&uak, &usk);
-    assert_eq!(get(&bob, "shared", "plain").await, Err("AccessDenied".into()));
+    assert_eq!(
+        get(&bob, "shared", "plain").await,
+        Err("AccessDenied".into())
+    );
     srv.iam_with(B_ACCESS, B_SECRET)
         .put_user_policy()
         .user_name("bob")
@@ -676,7 +914,13 @@ async fn cross_account_access_by_bucket_policy_and_key_policy() {
         .unwrap();
     assert_eq!(get(&bob, "shared", "plain").await.unwrap(), b"p");
     // Bob's account cannot see A's users.
-    let e = srv.iam_with(B_ACCESS, B_SECRET).get_user().user_name("nobody").send().await.unwrap_err();
+    let e = srv
+        .iam_with(B_ACCESS, B_SECRET)
+        .get_user()
+        .user_name("nobody")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(iam_code(&e), "NoSuchEntity");
 }
 
@@ -710,8 +954,15 @@ async fn key_policies_are_enforced_with_the_lockout_check() {
     assert_eq!(kms_code(&e), "AccessDeniedException");
 
     // A key policy without the account statement: identity policies no longer count.
-    let only_root = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A_ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Effect":"Deny","Principal":{{"AWS":"arn:aws:iam::{A_ACCOUNT}:user/dev"}},"Action":"kms:Decrypt","Resource":"*","Condition":{{"StringEquals":{{"kms:EncryptionContext:team":"a"}}}}}}]}}"#);
-    kms.put_key_policy().key_id(&key_arn).policy(&only_root).send().await.unwrap();
+    let only_root = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A_ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Effect":"Deny","Principal":{{"AWS":"arn:aws:iam::{A_ACCOUNT}:user/dev"}},"Action":"kms:Decrypt","Resource":"*","Condition":{{"StringEquals":{{"kms:EncryptionContext:team":"a"}}}}}}]}}"#
+    );
+    kms.put_key_policy()
+        .key_id(&key_arn)
+        .policy(&only_root)
+        .send()
+        .await
+        .unwrap();
     let e = dev
         .decrypt()
         .ciphertext_blob(blob.ciphertext_blob().unwrap().clone())
@@ -720,12 +971,25 @@ async fn key_policies_are_enforced_with_the_lockout_check() {
         .await
         .unwrap_err();
     assert_eq!(kms_code(&e), "AccessDeniedException");
-    let msg = e.as_service_error().and_then(|s| aws_sdk_kms::error::ProvideErrorMetadata::message(s)).unwrap_or_default().to_string();
-    assert!(msg.contains("kms:Decrypt") && msg.contains("user/dev"), "{msg}");
+    let msg = e
+        .as_service_error()
+        .and_then(|s| aws_sdk_kms::error::ProvideErrorMetadata::message(s))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        msg.contains("kms:Decrypt") && msg.contains("user/dev"),
+        "{msg}"
+    );
 
     // The lockout check: a policy that would lock the caller out is refused...
     let lockout = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/dev"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
-    let e = kms.put_key_policy().key_id(&key_arn).policy(lockout).send().await.unwrap_err();
+    let e = kms
+        .put_key_policy()
+        .key_id(&key_arn)
+        .policy(lockout)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(kms_code(&e), "MalformedPolicyDocumentException");
     // ...unless the request bypasses it.
     kms.put_key_policy()
@@ -739,10 +1003,20 @@ async fn key_policies_are_enforced_with_the_lockout_check() {
     assert_eq!(kms_code(&e), "AccessDeniedException");
 
     // Malformed key policies are refused.
-    for bad in ["[]", "not json", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#] {
+    for bad in [
+        "[]",
+        "not json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#,
+    ] {
         let k2 = kms.create_key().send().await.unwrap();
         let id = k2.key_metadata().unwrap().key_id().to_string();
-        let e = kms.put_key_policy().key_id(&id).policy(bad).send().await.unwrap_err();
+        let e = kms
+            .put_key_policy()
+            .key_id(&id)
+            .policy(bad)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(kms_code(&e), "MalformedPolicyDocumentException", "{bad}");
     }
 }
@@ -754,7 +1028,12 @@ async fn object_ownership_and_acls() {
     let srv = TestServer::start().await;
     let s3 = srv.s3();
     s3.create_bucket().bucket("owned").send().await.unwrap();
-    let oc = s3.get_bucket_ownership_controls().bucket("owned").send().await.unwrap();
+    let oc = s3
+        .get_bucket_ownership_controls()
+        .bucket("owned")
+        .send()
+        .await
+        .unwrap();
     let rule = &oc.ownership_controls().unwrap().rules()[0];
     assert_eq!(rule.object_ownership().as_str(), "BucketOwnerEnforced");
     let e = s3
@@ -777,8 +1056,17 @@ async fn object_ownership_and_acls() {
         .unwrap();
     let acl = s3.get_bucket_acl().bucket("owned").send().await.unwrap();
     assert_eq!(acl.grants().len(), 1);
-    assert_eq!(acl.grants()[0].permission().map(|p| p.as_str()), Some("FULL_CONTROL"));
-    let acl = s3.get_object_acl().bucket("owned").key("k").send().await.unwrap();
+    assert_eq!(
+        acl.grants()[0].permission().map(|p| p.as_str()),
+        Some("FULL_CONTROL")
+    );
+    let acl = s3
+        .get_object_acl()
+        .bucket("owned")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(acl.owner().and_then(|o| o.display_name()), Some(A_ACCOUNT));
     let e = s3
         .put_bucket_acl()
@@ -796,8 +1084,17 @@ async fn object_ownership_and_acls() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "InvalidBucketAclWithObjectOwnership");
-    s3.delete_bucket_ownership_controls().bucket("owned").send().await.unwrap();
-    let e = s3.get_bucket_ownership_controls().bucket("owned").send().await.unwrap_err();
+    s3.delete_bucket_ownership_controls()
+        .bucket("owned")
+        .send()
+        .await
+        .unwrap();
+    let e = s3
+        .get_bucket_ownership_controls()
+        .bucket("owned")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "OwnershipControlsNotFoundError");
 }
 
@@ -819,7 +1116,10 @@ async fn kms_grants_with_constraints() {
             .encryption_context("team", team)
             .send()
     };
-    assert_eq!(kms_code(&encrypt("a").await.unwrap_err()), "AccessDeniedException");
+    assert_eq!(
+        kms_code(&encrypt("a").await.unwrap_err()),
+        "AccessDeniedException"
+    );
 
     let g = kms
         .create_grant()
@@ -848,9 +1148,17 @@ async fn kms_grants_with_constraints() {
         .send()
         .await
         .unwrap();
-    assert_eq!(kms_code(&encrypt("b").await.unwrap_err()), "AccessDeniedException");
+    assert_eq!(
+        kms_code(&encrypt("b").await.unwrap_err()),
+        "AccessDeniedException"
+    );
     // Nothing the grant does not list.
-    let e = app.describe_key().key_id(&key_arn).send().await.unwrap_err();
+    let e = app
+        .describe_key()
+        .key_id(&key_arn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(kms_code(&e), "AccessDeniedException");
     // The same grant again returns the same id.
     let again = kms
@@ -860,7 +1168,11 @@ async fn kms_grants_with_constraints() {
         .retiring_principal("arn:aws:iam::000000000000:root")
         .operations(GrantOperation::Encrypt)
         .operations(GrantOperation::Decrypt)
-        .constraints(GrantConstraints::builder().encryption_context_subset("team", "a").build())
+        .constraints(
+            GrantConstraints::builder()
+                .encryption_context_subset("team", "a")
+                .build(),
+        )
         .name("app-team-a")
         .send()
         .await
@@ -870,7 +1182,10 @@ async fn kms_grants_with_constraints() {
     let list = kms.list_grants().key_id(&key_arn).send().await.unwrap();
     assert_eq!(list.grants().len(), 1);
     let listed = &list.grants()[0];
-    assert_eq!(listed.grantee_principal(), Some("arn:aws:iam::000000000000:user/app"));
+    assert_eq!(
+        listed.grantee_principal(),
+        Some("arn:aws:iam::000000000000:user/app")
+    );
     assert_eq!(listed.operations().len(), 2);
     let retirable = kms
         .list_retirable_grants()
@@ -880,10 +1195,18 @@ async fn kms_grants_with_constraints() {
         .unwrap();
     assert_eq!(retirable.grants().len(), 1);
     // The grantee may not retire it (the grant does not list RetireGrant); the root may.
-    let e = app.retire_grant().grant_token(&token).send().await.unwrap_err();
+    let e = app
+        .retire_grant()
+        .grant_token(&token)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(kms_code(&e), "AccessDeniedException");
     kms.retire_grant().grant_token(&token).send().await.unwrap();
-    assert_eq!(kms_code(&encrypt("a").await.unwrap_err()), "AccessDeniedException");
+    assert_eq!(
+        kms_code(&encrypt("a").await.unwrap_err()),
+        "AccessDeniedException"
+    );
 
     // RevokeGrant, and bad grants.
     let g2 = kms
@@ -895,8 +1218,16 @@ async fn kms_grants_with_constraints() {
         .await
         .unwrap();
     encrypt("z").await.unwrap();
-    kms.revoke_grant().key_id(&key_arn).grant_id(g2.grant_id().unwrap()).send().await.unwrap();
-    assert_eq!(kms_code(&encrypt("z").await.unwrap_err()), "AccessDeniedException");
+    kms.revoke_grant()
+        .key_id(&key_arn)
+        .grant_id(g2.grant_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        kms_code(&encrypt("z").await.unwrap_err()),
+        "AccessDeniedException"
+    );
     let e = kms
         .create_grant()
         .key_id(&key_arn)
@@ -911,7 +1242,11 @@ async fn kms_grants_with_constraints() {
         .key_id(&key_arn)
         .grantee_principal("arn:aws:iam::000000000000:user/app")
         .operations(GrantOperation::DescribeKey)
-        .constraints(GrantConstraints::builder().encryption_context_equals("a", "b").build())
+        .constraints(
+            GrantConstraints::builder()
+                .encryption_context_equals("a", "b")
+                .build(),
+        )
         .send()
         .await
         .unwrap_err();
@@ -941,7 +1276,10 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
     let a = srv.s3();
     let b = srv.s3_with(B_ACCESS, B_SECRET);
     let canonical = |o: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
-        o.owner().and_then(|o| o.id()).expect("owner id").to_string()
+        o.owner()
+            .and_then(|o| o.id())
+            .expect("owner id")
+            .to_string()
     };
     let a_id = canonical(a.list_buckets().send().await.unwrap());
     let b_id = canonical(b.list_buckets().send().await.unwrap());
@@ -956,11 +1294,19 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
     let addr = srv.addr;
     let anon = move |key: &str| {
         let target = format!("/acl-bkt/{key}");
-        async move { RawRequest::new("GET", &target, addr).anonymous().send(addr).await }
+        async move {
+            RawRequest::new("GET", &target, addr)
+                .anonymous()
+                .send(addr)
+                .await
+        }
     };
 
     // Canned object ACLs: public-read serves anonymous GETs, the default does not.
-    for (key, acl) in [("pub.txt", Some(ObjectCannedAcl::PublicRead)), ("priv.txt", None)] {
+    for (key, acl) in [
+        ("pub.txt", Some(ObjectCannedAcl::PublicRead)),
+        ("priv.txt", None),
+    ] {
         a.put_object()
             .bucket("acl-bkt")
             .key(key)
@@ -973,7 +1319,13 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
     let r = anon("pub.txt").await;
     assert_eq!((r.status, r.text().as_str()), (200, "hello"));
     assert_eq!(anon("priv.txt").await.status, 403);
-    let acl = a.get_object_acl().bucket("acl-bkt").key("pub.txt").send().await.unwrap();
+    let acl = a
+        .get_object_acl()
+        .bucket("acl-bkt")
+        .key("pub.txt")
+        .send()
+        .await
+        .unwrap();
     let perms: Vec<(Option<String>, String)> = acl
         .grants()
         .iter()
@@ -1043,11 +1395,17 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
     // authenticated-read: any signed caller (another account's root), not anonymous.
     assert_eq!(get(&b, "acl-bkt", "copy.txt").await.unwrap(), b"hello");
     assert_eq!(anon("copy.txt").await.status, 403);
-    assert_eq!(get(&b, "acl-bkt", "priv.txt").await, Err("AccessDenied".into()));
+    assert_eq!(
+        get(&b, "acl-bkt", "priv.txt").await,
+        Err("AccessDenied".into())
+    );
 
     // A bucket ACL granting account B WRITE: B may put; under ObjectWriter B owns the object,
     // and the bucket owner reaches it only through what B's object ACL grants.
-    assert_eq!(put(&b, "acl-bkt", "from-b.txt", "b").await, Err("AccessDenied".into()));
+    assert_eq!(
+        put(&b, "acl-bkt", "from-b.txt", "b").await,
+        Err("AccessDenied".into())
+    );
     a.put_bucket_acl()
         .bucket("acl-bkt")
         .grant_write(format!("id=\"{b_id}\""))
@@ -1056,10 +1414,25 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
         .await
         .unwrap();
     put(&b, "acl-bkt", "from-b.txt", "b's").await.unwrap();
-    let acl = b.get_object_acl().bucket("acl-bkt").key("from-b.txt").send().await.unwrap();
+    let acl = b
+        .get_object_acl()
+        .bucket("acl-bkt")
+        .key("from-b.txt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(b_id.as_str()));
-    assert_eq!(get(&a, "acl-bkt", "from-b.txt").await, Err("AccessDenied".into()));
-    let e = a.get_object_acl().bucket("acl-bkt").key("from-b.txt").send().await.unwrap_err();
+    assert_eq!(
+        get(&a, "acl-bkt", "from-b.txt").await,
+        Err("AccessDenied".into())
+    );
+    let e = a
+        .get_object_acl()
+        .bucket("acl-bkt")
+        .key("from-b.txt")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
     // B grants A READ by an AccessControlPolicy document.
     let grant = |id: &str, perm: aws_sdk_s3::types::Permission| {
@@ -1099,7 +1472,13 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
         .unwrap();
     assert_eq!(get(&a, "acl-bkt", "b-full.txt").await.unwrap(), b"full");
     // Listings name each object's owner.
-    let listed = a.list_objects_v2().bucket("acl-bkt").fetch_owner(true).send().await.unwrap();
+    let listed = a
+        .list_objects_v2()
+        .bucket("acl-bkt")
+        .fetch_owner(true)
+        .send()
+        .await
+        .unwrap();
     let owner_of = |k: &str| {
         listed
             .contents()
@@ -1121,8 +1500,15 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
         .send()
         .await
         .unwrap();
-    assert_eq!(get(&b, "acl-bkt", "from-b.txt").await, Err("AccessDenied".into()));
-    a.delete_bucket_policy().bucket("acl-bkt").send().await.unwrap();
+    assert_eq!(
+        get(&b, "acl-bkt", "from-b.txt").await,
+        Err("AccessDenied".into())
+    );
+    a.delete_bucket_policy()
+        .bucket("acl-bkt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get(&b, "acl-bkt", "from-b.txt").await.unwrap(), b"b's");
 
     // BucketOwnerPreferred: bucket-owner-full-control makes the bucket owner the owner.
@@ -1150,10 +1536,22 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
         .send()
         .await
         .unwrap();
-    let acl = a.get_object_acl().bucket("acl-bkt").key("preferred.txt").send().await.unwrap();
+    let acl = a
+        .get_object_acl()
+        .bucket("acl-bkt")
+        .key("preferred.txt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(a_id.as_str()));
     put(&b, "acl-bkt", "b-owned.txt", "x").await.unwrap();
-    let acl = b.get_object_acl().bucket("acl-bkt").key("b-owned.txt").send().await.unwrap();
+    let acl = b
+        .get_object_acl()
+        .bucket("acl-bkt")
+        .key("b-owned.txt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(b_id.as_str()));
 
     // Bad grants get AWS's errors and change nothing.
@@ -1218,7 +1616,11 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
-    a.delete_public_access_block().bucket("acl-bkt").send().await.unwrap();
+    a.delete_public_access_block()
+        .bucket("acl-bkt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anon("pub.txt").await.status, 200);
 
     // Back to BucketOwnerEnforced: refused while the bucket ACL grants B, then ACLs stop
@@ -1242,7 +1644,12 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "InvalidBucketAclWithObjectOwnership");
-    a.put_bucket_acl().bucket("acl-bkt").acl(BucketCannedAcl::Private).send().await.unwrap();
+    a.put_bucket_acl()
+        .bucket("acl-bkt")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
     a.put_bucket_ownership_controls()
         .bucket("acl-bkt")
         .ownership_controls(enforced())
@@ -1251,8 +1658,17 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
         .unwrap();
     assert_eq!(anon("pub.txt").await.status, 403);
     assert_eq!(get(&a, "acl-bkt", "b-owned.txt").await.unwrap(), b"x");
-    assert_eq!(get(&b, "acl-bkt", "from-b.txt").await, Err("AccessDenied".into()));
-    let acl = a.get_object_acl().bucket("acl-bkt").key("from-b.txt").send().await.unwrap();
+    assert_eq!(
+        get(&b, "acl-bkt", "from-b.txt").await,
+        Err("AccessDenied".into())
+    );
+    let acl = a
+        .get_object_acl()
+        .bucket("acl-bkt")
+        .key("from-b.txt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(a_id.as_str()));
 
     // CreateBucket with a canned ACL where ACLs are enabled.
@@ -1263,6 +1679,9 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
         .send()
         .await
         .unwrap();
-    let r = RawRequest::new("GET", "/acl-public", srv.addr).anonymous().send(srv.addr).await;
+    let r = RawRequest::new("GET", "/acl-public", srv.addr)
+        .anonymous()
+        .send(srv.addr)
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }

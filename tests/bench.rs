@@ -160,11 +160,21 @@ async fn bench_runs_as_root_and_as_a_policy_laden_user() {
         .iter()
         .map(|r| (r.principal.as_str(), r.round))
         .collect();
-    assert_eq!(who, [("root", 1), ("iam-user", 1), ("iam-user", 2), ("root", 2)]);
-    let phases: Vec<&str> = report.principal_ratios.iter().map(|r| r.phase.as_str()).collect();
+    assert_eq!(
+        who,
+        [("root", 1), ("iam-user", 1), ("iam-user", 2), ("root", 2)]
+    );
+    let phases: Vec<&str> = report
+        .principal_ratios
+        .iter()
+        .map(|r| r.phase.as_str())
+        .collect();
     assert_eq!(phases, ["get", "put"]);
     for r in &report.principal_ratios {
-        assert_eq!((r.principal.as_str(), r.baseline.as_str(), r.rounds), ("iam-user", "root", 2));
+        assert_eq!(
+            (r.principal.as_str(), r.baseline.as_str(), r.rounds),
+            ("iam-user", "root", 2)
+        );
         assert!(r.ratio > 0.0 && r.ratio.is_finite(), "{r:?}");
     }
     assert!(coffer::bench::report::render_text(&report).contains("iam-user / root"));

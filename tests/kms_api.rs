@@ -538,8 +538,7 @@ async fn kms_key_states_are_enforced_for_the_api_and_for_s3_gets() {
         && l["eventName"] == "Decrypt"
         && l["errorCode"] == "DisabledException"
         && l["userIdentity"]["accessKeyId"] == ACCESS_KEY
-        && l["requestParameters"]["encryptionContext"]["aws:s3:arn"]
-            == "arn:aws:s3:::states/obj"));
+        && l["requestParameters"]["encryptionContext"]["aws:s3:arn"] == "arn:aws:s3:::states/obj"));
     assert!(lines.iter().any(|l| !by_s3(l)
         && l["eventType"] == "AwsApiCall"
         && l["eventName"] == "DisableKey"

@@ -340,7 +340,9 @@ impl BenchArgs {
             })
             .collect::<Result<Vec<_>, _>>()?;
         if principals.is_empty() {
-            return Err(BenchError::Usage("--principals needs at least one value".into()));
+            return Err(BenchError::Usage(
+                "--principals needs at least one value".into(),
+            ));
         }
         if !(1..=100).contains(&self.rounds) {
             return Err(BenchError::Usage("--rounds must be 1 to 100".into()));
@@ -798,7 +800,10 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         };
         let root_target = target_for(&access, &secret);
         ensure_bucket(&root_target).await?;
-        if opts.principals.contains(&policies::PrincipalChoice::IamUser) {
+        if opts
+            .principals
+            .contains(&policies::PrincipalChoice::IamUser)
+        {
             put_bucket_policy(&root_target, &policies::bucket_policy(&opts.bucket)).await?;
         }
         let run_id = random_token(4)?.to_ascii_lowercase();
@@ -832,8 +837,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
                         if opts.rounds > 1 {
                             who.push_str(&format!(" round {}", round + 1));
                         }
-                        let label =
-                            format!("{} c{} {}{who}", human_size(size), c, sse.name());
+                        let label = format!("{} c{} {}{who}", human_size(size), c, sse.name());
                         let ctx = Arc::new(RunCtx {
                             target,
                             prefix: format!(

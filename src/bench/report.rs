@@ -326,7 +326,10 @@ pub fn render_text(report: &Report) -> String {
         }
     }
     if !report.principal_ratios.is_empty() {
-        let _ = writeln!(s, "\nprincipals (ops/s over all rounds, against the first principal):");
+        let _ = writeln!(
+            s,
+            "\nprincipals (ops/s over all rounds, against the first principal):"
+        );
         for r in &report.principal_ratios {
             let _ = writeln!(
                 s,
@@ -405,7 +408,10 @@ mod tests {
         ];
         let r = principal_ratios(&runs);
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].principal.as_str(), r[0].baseline.as_str()), ("iam-user", "root"));
+        assert_eq!(
+            (r[0].principal.as_str(), r[0].baseline.as_str()),
+            ("iam-user", "root")
+        );
         assert_eq!(r[0].rounds, 2);
         assert!((r[0].ratio - 1.0).abs() < 1e-9, "{}", r[0].ratio);
         assert!(principal_ratios(&runs[..1]).is_empty());

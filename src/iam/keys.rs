@@ -118,10 +118,9 @@ impl KeyGuard {
         context: Option<&EncryptionContext>,
         extra: &Context,
     ) -> Result<Decision, KmsError> {
-        let policy = self
-            .cache
-            .get(policy_doc)
-            .map_err(|e| KmsError::Internal(format!("a stored key policy does not compile: {e}")))?;
+        let policy = self.cache.get(policy_doc).map_err(|e| {
+            KmsError::Internal(format!("a stored key policy does not compile: {e}"))
+        })?;
         let mut ctx = extra.clone();
         principal.fill_context(&mut ctx);
         fill_time(&mut ctx, self.kms_now());
@@ -202,9 +201,14 @@ impl GovernedKeys {
         let (Some(principal), Some(key)) = (crate::kms::audit::current_principal(), key) else {
             return Ok(());
         };
-        let r = self
-            .guard
-            .check(&principal, action, &key, Via::S3, Some(context), &Context::new());
+        let r = self.guard.check(
+            &principal,
+            action,
+            &key,
+            Via::S3,
+            Some(context),
+            &Context::new(),
+        );
         if let Err(e) = &r {
             self.guard.kms.audit_outcome(
                 crate::kms::audit::Source::S3,

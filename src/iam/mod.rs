@@ -833,9 +833,7 @@ impl Iam {
         let principal = match &k.user {
             None => Principal::root(&k.account),
             Some(u) => {
-                let e = st
-                    .users
-                    .get(&(k.account.clone(), u.to_ascii_lowercase()))?;
+                let e = st.users.get(&(k.account.clone(), u.to_ascii_lowercase()))?;
                 (*e.principal).clone()
             }
         };
@@ -959,10 +957,12 @@ impl Iam {
             if e.from_config {
                 return Err(unmodifiable(&format!("User {name}")));
             }
-            let has_keys = st
-                .keys
-                .values()
-                .any(|k| k.account == account && k.user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(name)));
+            let has_keys = st.keys.values().any(|k| {
+                k.account == account
+                    && k.user
+                        .as_deref()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(name))
+            });
             if has_keys || !e.rec.inline.is_empty() || !e.rec.attached.is_empty() {
                 return Err(IamError::DeleteConflict(
                     "Cannot delete entity, must delete policies and access keys first.".into(),
@@ -1241,8 +1241,7 @@ impl Iam {
             .users
             .get(&(account.to_string(), user.to_ascii_lowercase()))
             .ok_or_else(|| no_user(user))?;
-        Ok(e
-            .rec
+        Ok(e.rec
             .attached
             .iter()
             .map(|arn| {
@@ -1276,7 +1275,10 @@ impl Iam {
                 let n = st
                     .keys
                     .values()
-                    .filter(|k| k.account == account && k.user.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u)))
+                    .filter(|k| {
+                        k.account == account
+                            && k.user.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u))
+                    })
                     .count();
                 if n >= MAX_ACCESS_KEYS_PER_USER {
                     return Err(IamError::LimitExceeded(format!(
@@ -1358,17 +1360,9 @@ impl Iam {
         Ok(out)
     }
 
-    fn key_of(
-        st: &State,
-        account: &str,
-        user: Option<&str>,
-        id: &str,
-    ) -> Result<(), IamError> {
-        let not_found = || {
-            IamError::NoSuchEntity(format!(
-                "The Access Key with id {id} cannot be found."
-            ))
-        };
+    fn key_of(st: &State, account: &str, user: Option<&str>, id: &str) -> Result<(), IamError> {
+        let not_found =
+            || IamError::NoSuchEntity(format!("The Access Key with id {id} cannot be found."));
         let k = st.keys.get(id).ok_or_else(not_found)?;
         let same_owner = k.account == account
             && match (user, &k.user) {

@@ -36,7 +36,10 @@ fn team_b() -> ConfigAccount {
         users: vec![ConfigUser {
             name: "reader".into(),
             path: "/team/".into(),
-            keys: vec![("BREADER".into(), SecretString::new("b-reader-secret".into()))],
+            keys: vec![(
+                "BREADER".into(),
+                SecretString::new("b-reader-secret".into()),
+            )],
             inline: vec![("all".into(), ALLOW_ALL.into())],
             attached: vec!["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess".into()],
         }],
@@ -76,7 +79,8 @@ fn a_key_configured_twice_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
     let mut b = team_b();
-    b.root_keys.push(("ROOTKEY".into(), SecretString::new("x".repeat(10))));
+    b.root_keys
+        .push(("ROOTKEY".into(), SecretString::new("x".repeat(10))));
     let r = Iam::open(
         &store,
         root_key(),
@@ -93,13 +97,18 @@ fn api_users_keys_and_policies_persist_and_reload() {
     let dir = tempfile::tempdir().unwrap();
     let (ak, sk) = {
         let (_s, iam) = open(dir.path(), Vec::new());
-        iam.create_user("000000000000", "alice", "/", Vec::new()).unwrap();
-        iam.put_user_policy("000000000000", "alice", "all", ALLOW_ALL).unwrap();
+        iam.create_user("000000000000", "alice", "/", Vec::new())
+            .unwrap();
+        iam.put_user_policy("000000000000", "alice", "all", ALLOW_ALL)
+            .unwrap();
         let m = iam
             .create_policy("000000000000", "managed", "/", ALLOW_ALL, "d", Vec::new())
             .unwrap();
-        iam.attach_user_policy("000000000000", "alice", &m.arn).unwrap();
-        let (k, secret) = iam.create_access_key("000000000000", Some("alice")).unwrap();
+        iam.attach_user_policy("000000000000", "alice", &m.arn)
+            .unwrap();
+        let (k, secret) = iam
+            .create_access_key("000000000000", Some("alice"))
+            .unwrap();
         assert!(k.access_key_id.starts_with("AKIA"));
         (k.access_key_id, secret.expose().to_string())
     };
@@ -109,7 +118,8 @@ fn api_users_keys_and_policies_persist_and_reload() {
     assert_eq!(p.user_name.as_deref(), Some("alice"));
     assert_eq!(p.policies.len(), 2);
     assert_eq!(
-        iam.list_attached_user_policies("000000000000", "alice").unwrap(),
+        iam.list_attached_user_policies("000000000000", "alice")
+            .unwrap(),
         vec![(
             "managed".to_string(),
             "arn:aws:iam::000000000000:policy/managed".to_string()
@@ -130,12 +140,20 @@ fn a_wrong_root_key_does_not_unseal_stored_secrets() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (_s, iam) = open(dir.path(), Vec::new());
-        iam.create_user("000000000000", "u", "/", Vec::new()).unwrap();
+        iam.create_user("000000000000", "u", "/", Vec::new())
+            .unwrap();
         iam.create_access_key("000000000000", Some("u")).unwrap();
     }
     let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
     let other = RootKey::from_key(crate::secret::Key32::from_slice(&[8u8; 32]).unwrap());
-    let r = Iam::open(&store, other, OffsetClock::new(), "000000000000", Vec::new(), Vec::new());
+    let r = Iam::open(
+        &store,
+        other,
+        OffsetClock::new(),
+        "000000000000",
+        Vec::new(),
+        Vec::new(),
+    );
     match r {
         Err(IamError::Internal(m)) => assert!(m.contains("does not unseal"), "{m}"),
         Err(e) => panic!("{e}"),
@@ -160,10 +178,14 @@ fn quotas_and_conflicts_are_aws_s() {
         iam.create_access_key(a, Some("bob")),
         Err(IamError::LimitExceeded(_))
     ));
-    assert!(matches!(iam.delete_user(a, "bob"), Err(IamError::DeleteConflict(_))));
+    assert!(matches!(
+        iam.delete_user(a, "bob"),
+        Err(IamError::DeleteConflict(_))
+    ));
     // The inline quota counts characters without whitespace across all of a user's policies.
     let padded = format!("{ALLOW_ALL}{}", " ".repeat(4000));
-    iam.put_user_policy(a, "bob", "spaces-do-not-count", &padded).unwrap();
+    iam.put_user_policy(a, "bob", "spaces-do-not-count", &padded)
+        .unwrap();
     let big = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"*","Resource":"*"}}]}}"#,
         "A".repeat(MAX_INLINE_POLICY_CHARS_PER_USER)
@@ -172,7 +194,10 @@ fn quotas_and_conflicts_are_aws_s() {
         iam.put_user_policy(a, "bob", "big", &big),
         Err(IamError::LimitExceeded(_))
     ));
-    assert!(iam.get_user_policy(a, "bob", "big").is_err(), "nothing stored");
+    assert!(
+        iam.get_user_policy(a, "bob", "big").is_err(),
+        "nothing stored"
+    );
     // The managed-policy quota.
     let huge = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"*","Resource":"*"}}]}}"#,
@@ -193,7 +218,9 @@ fn quotas_and_conflicts_are_aws_s() {
             .unwrap();
         iam.attach_user_policy(a, "bob", &m.arn).unwrap();
     }
-    let m = iam.create_policy(a, "one-more", "/", ALLOW_ALL, "", Vec::new()).unwrap();
+    let m = iam
+        .create_policy(a, "one-more", "/", ALLOW_ALL, "", Vec::new())
+        .unwrap();
     assert!(matches!(
         iam.attach_user_policy(a, "bob", &m.arn),
         Err(IamError::LimitExceeded(_))
@@ -214,11 +241,13 @@ fn inactive_keys_do_not_authenticate() {
     let a = "000000000000";
     iam.create_user(a, "k", "/", Vec::new()).unwrap();
     let (key, _) = iam.create_access_key(a, Some("k")).unwrap();
-    iam.update_access_key(a, Some("k"), &key.access_key_id, false).unwrap();
+    iam.update_access_key(a, Some("k"), &key.access_key_id, false)
+        .unwrap();
     assert!(iam.authenticate(&key.access_key_id).is_none());
     use crate::api::auth::CredentialStore;
     assert!(iam.secret_for(&key.access_key_id).is_none());
-    iam.update_access_key(a, Some("k"), &key.access_key_id, true).unwrap();
+    iam.update_access_key(a, Some("k"), &key.access_key_id, true)
+        .unwrap();
     assert!(iam.authenticate(&key.access_key_id).is_some());
     // A key of another user is not found under this one.
     iam.create_user(a, "other", "/", Vec::new()).unwrap();

@@ -29,7 +29,6 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-
 /// Who is calling, for the current request.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
@@ -62,7 +61,10 @@ pub fn set_principal(principal: std::sync::Arc<crate::iam::Principal>) {
 
 /// The current request's principal, if one was recorded.
 pub fn current_principal() -> Option<std::sync::Arc<crate::iam::Principal>> {
-    CALLER.try_with(|c| c.borrow().principal.clone()).ok().flatten()
+    CALLER
+        .try_with(|c| c.borrow().principal.clone())
+        .ok()
+        .flatten()
 }
 
 /// The current request's caller, if any.

@@ -78,7 +78,10 @@ pub struct GrantInfo {
 
 fn check_principal(member: &str, arn: &str) -> Result<(), KmsError> {
     let ok = arn.starts_with("arn:aws:iam::")
-        && arn.split(':').nth(4).is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        && arn
+            .split(':')
+            .nth(4)
+            .is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
         && arn.split(':').nth(5).is_some_and(|r| !r.is_empty());
     if ok || arn.ends_with(".amazonaws.com") {
         Ok(())

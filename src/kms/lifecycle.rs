@@ -517,7 +517,7 @@ impl Kms {
         policy: &str,
     ) -> Result<(), KmsError> {
         check_policy_name(name)?;
-            validate_policy(policy)?;
+        validate_policy(policy)?;
         let rec = self.customer_key(key, "PutKeyPolicy")?;
         self.tables.update_key(&rec.id()?, |r| {
             if r.state == KeyState::PendingDeletion {

@@ -28,8 +28,9 @@ pub use engine::{
 };
 pub use import::{ImportParameters, WrappingAlgorithm, WrappingKeySpec};
 pub use lifecycle::{
-    DEFAULT_PENDING_WINDOW_DAYS, KeyAccess, arn_account, KeyRotation, MAX_PENDING_WINDOW_DAYS, MAX_POLICY_LEN,
+    DEFAULT_PENDING_WINDOW_DAYS, KeyAccess, KeyRotation, MAX_PENDING_WINDOW_DAYS, MAX_POLICY_LEN,
     MAX_ROTATION_PERIOD_DAYS, MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS, RotationStatus,
+    arn_account,
 };
 pub use root::{RootKey, RootKeyError};
 pub use store::{KeyManager, KeyOrigin, KeySpec, KeyState, KeyUsage, KmsTag};

@@ -1059,10 +1059,7 @@ fn kms_audit_log_has_a_line_per_use_and_no_secrets() {
     assert_eq!(lines.len(), 3, "{text}");
     assert_eq!(lines[0]["eventName"], "GenerateDataKey");
     assert_eq!(lines[0]["eventSource"], "kms.amazonaws.com");
-    assert_eq!(
-        lines[0]["requestParameters"]["keyId"],
-        dk.key_arn.as_str()
-    );
+    assert_eq!(lines[0]["requestParameters"]["keyId"], dk.key_arn.as_str());
     assert_eq!(lines[0]["resources"][0]["ARN"], dk.key_arn.as_str());
     assert_eq!(
         lines[0]["requestParameters"]["encryptionContext"]["aws:s3:arn"],

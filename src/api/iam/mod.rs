@@ -144,7 +144,10 @@ impl IamApi {
                 info.operation = action.as_str();
                 let mutating = is_mutating(&request);
                 let r = self.run(&principal, request, request_id).await;
-                if mutating || r.as_ref().is_err_and(|e| e.code() == ErrorCode::AccessDenied) {
+                if mutating
+                    || r.as_ref()
+                        .is_err_and(|e| e.code() == ErrorCode::AccessDenied)
+                {
                     self.audit(action.as_str(), &params, r.as_ref().err());
                 }
                 r
@@ -225,14 +228,18 @@ impl IamApi {
             IamRequest::AttachUserPolicy(r) => user_resource(r.user_name.as_str()),
             IamRequest::DetachUserPolicy(r) => user_resource(r.user_name.as_str()),
             IamRequest::ListAttachedUserPolicies(r) => user_resource(r.user_name.as_str()),
-            IamRequest::CreateAccessKey(r) => key_owner(&r.user_name)
-                .map_or_else(|| p.arn.clone(), |u| user_resource(&u)),
-            IamRequest::ListAccessKeys(r) => key_owner(&r.user_name)
-                .map_or_else(|| p.arn.clone(), |u| user_resource(&u)),
-            IamRequest::UpdateAccessKey(r) => key_owner(&r.user_name)
-                .map_or_else(|| p.arn.clone(), |u| user_resource(&u)),
-            IamRequest::DeleteAccessKey(r) => key_owner(&r.user_name)
-                .map_or_else(|| p.arn.clone(), |u| user_resource(&u)),
+            IamRequest::CreateAccessKey(r) => {
+                key_owner(&r.user_name).map_or_else(|| p.arn.clone(), |u| user_resource(&u))
+            }
+            IamRequest::ListAccessKeys(r) => {
+                key_owner(&r.user_name).map_or_else(|| p.arn.clone(), |u| user_resource(&u))
+            }
+            IamRequest::UpdateAccessKey(r) => {
+                key_owner(&r.user_name).map_or_else(|| p.arn.clone(), |u| user_resource(&u))
+            }
+            IamRequest::DeleteAccessKey(r) => {
+                key_owner(&r.user_name).map_or_else(|| p.arn.clone(), |u| user_resource(&u))
+            }
             IamRequest::CreatePolicy(r) => {
                 policy_arn(account, r.path.as_str(), r.policy_name.as_str())
             }
@@ -434,7 +441,8 @@ impl IamApi {
                     wire::PolicyScope::Aws => "AWS",
                     wire::PolicyScope::Local => "Local",
                 };
-                let all = iam.list_policies(account, scope, r.only_attached, r.path_prefix.as_str());
+                let all =
+                    iam.list_policies(account, scope, r.only_attached, r.path_prefix.as_str());
                 let (page, next) = paginate(&all, |m| &m.arn, &r.pagination)?;
                 let policies = page.iter().map(|m| policy_view(m, &ts)).collect();
                 wire::render(

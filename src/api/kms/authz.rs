@@ -124,17 +124,27 @@ fn needs<'a>(op: Op, v: &'a Value) -> Vec<(String, Target<'a>, Option<Encryption
 /// The condition keys an operation defines besides the context ones.
 fn op_context(op: Op, v: &Value) -> Context {
     let mut ctx = Context::new();
-    if let Some(alias) = str_member(v, "KeyId").filter(|k| k.starts_with("alias/") || k.contains(":alias/")) {
-        ctx.insert("kms:RequestAlias", alias.rsplit(':').next().unwrap_or(alias).to_string());
+    if let Some(alias) =
+        str_member(v, "KeyId").filter(|k| k.starts_with("alias/") || k.contains(":alias/"))
+    {
+        ctx.insert(
+            "kms:RequestAlias",
+            alias.rsplit(':').next().unwrap_or(alias).to_string(),
+        );
     }
-    if let Some(b) = v.get("BypassPolicyLockoutSafetyCheck").and_then(Value::as_bool) {
+    if let Some(b) = v
+        .get("BypassPolicyLockoutSafetyCheck")
+        .and_then(Value::as_bool)
+    {
         ctx.insert("kms:BypassPolicyLockoutSafetyCheck", b.to_string());
     }
     if op == Op::CreateGrant {
         if let Some(ops) = v.get("Operations").and_then(Value::as_array) {
             ctx.insert_many(
                 "kms:GrantOperations",
-                ops.iter().filter_map(|o| o.as_str().map(str::to_string)).collect(),
+                ops.iter()
+                    .filter_map(|o| o.as_str().map(str::to_string))
+                    .collect(),
             );
         }
         for (member, key) in [
@@ -232,7 +242,13 @@ fn identity_only(
         context: &ctx,
     };
     let identity: Vec<&policy::Policy> = principal.policies.iter().collect();
-    let d = policy::decide(&req, &identity, None, guard.kms.account_id(), policy::Service::Iam);
+    let d = policy::decide(
+        &req,
+        &identity,
+        None,
+        guard.kms.account_id(),
+        policy::Service::Iam,
+    );
     if d.allowed {
         Ok(())
     } else {
@@ -268,7 +284,10 @@ fn lockout_check(
         return Ok(());
     };
     parse_key_policy(doc)?;
-    if v.get("BypassPolicyLockoutSafetyCheck").and_then(Value::as_bool) == Some(true) {
+    if v.get("BypassPolicyLockoutSafetyCheck")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
         return Ok(());
     }
     let key_arn = match (op, str_member(v, "KeyId")) {
@@ -297,8 +316,7 @@ fn lockout_check(
         Ok(())
     } else {
         Err(KmsError::MalformedPolicy(
-            "The new key policy will not allow you to update the key policy in the future."
-                .into(),
+            "The new key policy will not allow you to update the key policy in the future.".into(),
         )
         .into())
     }

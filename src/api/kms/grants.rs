@@ -120,10 +120,7 @@ fn page(
         None => DEFAULT_GRANT_PAGE,
         Some(l) if (1..=MAX_GRANT_PAGE as i64).contains(&l) => l as usize,
         Some(_) => {
-            return Err(invalid(
-                "Limit",
-                "Member must have value between 1 and 100",
-            ));
+            return Err(invalid("Limit", "Member must have value between 1 and 100"));
         }
     };
     let start = match marker {
@@ -156,7 +153,9 @@ pub(crate) fn run(
         Op::CreateGrant => {
             let r: CreateGrantReq = parse(body)?;
             let key = r.key_id.ok_or_else(|| missing("KeyId"))?;
-            let grantee = r.grantee_principal.ok_or_else(|| missing("GranteePrincipal"))?;
+            let grantee = r
+                .grantee_principal
+                .ok_or_else(|| missing("GranteePrincipal"))?;
             check_grant_tokens(body)?;
             let _ = r.grant_tokens;
             let c = r.constraints.unwrap_or_default();
@@ -186,7 +185,10 @@ pub(crate) fn run(
             let r: ListGrantsReq = parse(body)?;
             let key = r.key_id.ok_or_else(|| missing("KeyId"))?;
             let mut grants = kms.list_grants(&key)?;
-            t.key_arn = grants.first().map(|g| g.key_arn.clone()).or_else(|| kms.arn_for_ref(&key));
+            t.key_arn = grants
+                .first()
+                .map(|g| g.key_arn.clone())
+                .or_else(|| kms.arn_for_ref(&key));
             if let Some(id) = &r.grant_id {
                 grants.retain(|g| &g.record.grant_id == id);
             }
@@ -197,7 +199,9 @@ pub(crate) fn run(
         }
         Op::ListRetirableGrants => {
             let r: ListGrantsReq = parse(body)?;
-            let who = r.retiring_principal.ok_or_else(|| missing("RetiringPrincipal"))?;
+            let who = r
+                .retiring_principal
+                .ok_or_else(|| missing("RetiringPrincipal"))?;
             page(kms.list_retirable_grants(&who)?, r.limit, r.marker)
         }
         Op::RetireGrant => {

@@ -470,11 +470,9 @@ pub fn run(kms: &Kms, op: Op, body: &[u8], t: &mut Trail) -> R {
         | Op::ListGrants
         | Op::ListRetirableGrants
         | Op::RetireGrant
-        | Op::RevokeGrant => Err(KmsError::Internal(format!(
-            "{} is a grant operation",
-            op.name()
-        ))
-        .into()),
+        | Op::RevokeGrant => {
+            Err(KmsError::Internal(format!("{} is a grant operation", op.name())).into())
+        }
     }
 }
 

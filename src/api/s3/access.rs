@@ -29,9 +29,7 @@ use super::xml::{self, Xmlns};
 use super::{Ctx, RequestBody, S3Api, service_error};
 use crate::iam::policy::{self, Policy};
 use crate::server::body::{self, ResBody};
-use crate::storage::records::{
-    Acl, AclGrant, BucketRecord, ObjectOwnership, PublicAccessBlock,
-};
+use crate::storage::records::{Acl, AclGrant, BucketRecord, ObjectOwnership, PublicAccessBlock};
 
 /// Largest bucket policy, in bytes (AWS: 20 KB).
 pub const MAX_BUCKET_POLICY_LEN: usize = 20 * 1024;
@@ -84,7 +82,9 @@ pub(crate) fn is_public(p: &Policy) -> bool {
 pub(crate) fn parse_bucket_policy(doc: &str, bucket: &str) -> Result<Policy, S3Error> {
     let malformed = |m: &str| S3Error::new(S3ErrorCode::MalformedPolicy, m.to_string());
     if doc.len() > MAX_BUCKET_POLICY_LEN {
-        return Err(malformed("Policy exceeds the maximum allowed document size."));
+        return Err(malformed(
+            "Policy exceeds the maximum allowed document size.",
+        ));
     }
     if !doc.trim_start().starts_with('{') {
         return Err(malformed(
@@ -166,7 +166,11 @@ fn bucket_error(bucket: &str) -> impl Fn(crate::service::ServiceError) -> S3Erro
     move |e| {
         let missing = matches!(e, crate::service::ServiceError::NoSuchBucket);
         let err = service_error(e);
-        if missing { err.with_bucket(bucket) } else { err }
+        if missing {
+            err.with_bucket(bucket)
+        } else {
+            err
+        }
     }
 }
 
@@ -189,7 +193,11 @@ impl S3Api {
         let bucket_owner = self.service.bucket_owner(&rec).to_string();
         let writer = &ctx.access.principal.account;
         // An anonymous writer (a public-read-write bucket) has no account to own the object.
-        let writer = if writer.is_empty() { &bucket_owner } else { writer };
+        let writer = if writer.is_empty() {
+            &bucket_owner
+        } else {
+            writer
+        };
         let owner = match rec.ownership {
             ObjectOwnership::BucketOwnerEnforced => {
                 return if requested.owner_only(&bucket_owner) {
@@ -234,7 +242,11 @@ impl S3Api {
         };
         let requested = acl::from_headers(headers, self)?;
         let acl = if ownership.acls_enabled() {
-            acl::stored(&owner, &owner, requested.grants(acl::Scope::Bucket, &owner, &owner))
+            acl::stored(
+                &owner,
+                &owner,
+                requested.grants(acl::Scope::Bucket, &owner, &owner),
+            )
         } else if requested.owner_only(&owner) {
             None
         } else {
@@ -267,7 +279,9 @@ impl S3Api {
                     super::headers::insert(r.headers_mut(), "content-type", "application/json");
                     Ok(r)
                 }
-                None => Err(S3Error::from_code(S3ErrorCode::NoSuchBucketPolicy).with_bucket(bucket)),
+                None => {
+                    Err(S3Error::from_code(S3ErrorCode::NoSuchBucketPolicy).with_bucket(bucket))
+                }
             },
             BucketOp::PutBucketPolicy => {
                 let raw = read_xml_body(ctx, body).await?;
@@ -278,7 +292,9 @@ impl S3Api {
                     )
                 })?;
                 let compiled = parse_bucket_policy(&doc, bucket)?;
-                if rec.public_access_block.is_some_and(|b| b.block_public_policy)
+                if rec
+                    .public_access_block
+                    .is_some_and(|b| b.block_public_policy)
                     && is_public(&compiled)
                 {
                     return Err(S3Error::new(

@@ -283,7 +283,9 @@ pub(crate) fn from_headers(
     for (name, permission) in GRANT_HEADERS {
         for v in headers.get_all(*name) {
             any_grant_header = true;
-            let v = v.to_str().map_err(|_| invalid_grantee("Invalid grant header value"))?;
+            let v = v
+                .to_str()
+                .map_err(|_| invalid_grantee("Invalid grant header value"))?;
             for (kind, value) in grant_header_items(v)? {
                 let grantee = match kind.as_str() {
                     "id" => grantee_of(Some(&value), None, None, resolve)?,
@@ -353,7 +355,10 @@ struct GranteeIn {
 }
 
 /// The grants of an `AccessControlPolicy` document (PutBucketAcl / PutObjectAcl body).
-pub(crate) fn from_document(raw: &[u8], resolve: &dyn ResolveGrantee) -> Result<Requested, S3Error> {
+pub(crate) fn from_document(
+    raw: &[u8],
+    resolve: &dyn ResolveGrantee,
+) -> Result<Requested, S3Error> {
     let doc: PolicyDocument =
         xml::parse_xml(raw).map_err(|_| S3Error::from_code(S3ErrorCode::MalformedACLError))?;
     let list = doc
@@ -538,17 +543,14 @@ pub(crate) fn as_policy(grants: &[AclGrant], scope: Scope, ignore_public: bool) 
                 AclGrantee::AllUsers => s["Principal"] = serde_json::json!("*"),
                 AclGrantee::AuthenticatedUsers => {
                     s["Principal"] = serde_json::json!("*");
-                    s["Condition"] =
-                        serde_json::json!({ "Null": { "aws:PrincipalArn": "false" } });
+                    s["Condition"] = serde_json::json!({ "Null": { "aws:PrincipalArn": "false" } });
                 }
                 AclGrantee::LogDelivery => {}
             }
             s
         })
         .collect();
-    Some(
-        serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string(),
-    )
+    Some(serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string())
 }
 
 #[cfg(test)]
@@ -585,7 +587,11 @@ mod tests {
         assert_eq!(g[1].permission, AclPermission::Read);
         // bucket-owner-full-control adds the bucket owner only when it is not the writer.
         let r = Requested::Canned(Canned::BucketOwnerFullControl);
-        assert_eq!(r.grants(Scope::Object, "111122223333", "111122223333").len(), 1);
+        assert_eq!(
+            r.grants(Scope::Object, "111122223333", "111122223333")
+                .len(),
+            1
+        );
         let g = r.grants(Scope::Object, "444455556666", "111122223333");
         assert_eq!(
             g[1],
@@ -613,8 +619,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, S3ErrorCode::UnresolvableGrantByEmailAddress);
-        let e = from_headers(&headers(&[("x-amz-grant-read", "id=\"nobody\"")]), &Accounts)
-            .unwrap_err();
+        let e = from_headers(
+            &headers(&[("x-amz-grant-read", "id=\"nobody\"")]),
+            &Accounts,
+        )
+        .unwrap_err();
         assert_eq!(e.code, S3ErrorCode::InvalidArgument);
         let e = from_headers(
             &headers(&[("x-amz-acl", "private"), ("x-amz-grant-read", &v)]),
@@ -695,7 +704,10 @@ mod tests {
         };
         let doc = as_policy(&grants, Scope::Object, false).unwrap();
         assert_eq!(parse(&doc).statements().len(), 2);
-        assert!(doc.contains("s3:PutObjectAcl") && !doc.contains("s3:PutObject\""), "{doc}");
+        assert!(
+            doc.contains("s3:PutObjectAcl") && !doc.contains("s3:PutObject\""),
+            "{doc}"
+        );
         // IgnorePublicAcls leaves only the account's grant.
         let doc = as_policy(&grants, Scope::Object, true).unwrap();
         let p = parse(&doc);
@@ -708,7 +720,12 @@ mod tests {
                 permission: AclPermission::FullControl,
             })
             .collect();
-        assert_eq!(parse(&as_policy(&many, Scope::Bucket, false).unwrap()).statements().len(), MAX_GRANTS);
+        assert_eq!(
+            parse(&as_policy(&many, Scope::Bucket, false).unwrap())
+                .statements()
+                .len(),
+            MAX_GRANTS
+        );
         assert_eq!(as_policy(&grants[..1], Scope::Object, true), None);
         assert_eq!(scope_of("s3:PutObject"), Some(Scope::Bucket));
         assert_eq!(scope_of("s3:GetObject"), Some(Scope::Object));

@@ -219,9 +219,14 @@ pub(crate) fn needs<'a>(endpoint: &'a Endpoint, headers: &HeaderMap) -> Vec<Need
             n.ctx = list_ctx(prefix, delimiter, None);
             vec![n]
         }
-        E::PutObject { bucket, key } | E::CreateMultipartUpload { bucket, key } => vec![
-            object_need("s3:PutObject", bucket, key, header_ctx(headers, WRITE_HEADERS)),
-        ],
+        E::PutObject { bucket, key } | E::CreateMultipartUpload { bucket, key } => {
+            vec![object_need(
+                "s3:PutObject",
+                bucket,
+                key,
+                header_ctx(headers, WRITE_HEADERS),
+            )]
+        }
         E::UploadPart { bucket, key, .. } | E::CompleteMultipartUpload { bucket, key, .. } => {
             vec![object_need("s3:PutObject", bucket, key, Context::new())]
         }
@@ -305,8 +310,9 @@ pub(crate) fn needs<'a>(endpoint: &'a Endpoint, headers: &HeaderMap) -> Vec<Need
                     "s3:PutBucketPublicAccessBlock"
                 }
                 BucketOp::GetBucketOwnershipControls => "s3:GetBucketOwnershipControls",
-                BucketOp::PutBucketOwnershipControls
-                | BucketOp::DeleteBucketOwnershipControls => "s3:PutBucketOwnershipControls",
+                BucketOp::PutBucketOwnershipControls | BucketOp::DeleteBucketOwnershipControls => {
+                    "s3:PutBucketOwnershipControls"
+                }
                 BucketOp::GetBucketAcl => "s3:GetBucketAcl",
                 BucketOp::PutBucketAcl => "s3:PutBucketAcl",
             };
@@ -534,7 +540,13 @@ impl S3Api {
             context: &access.base,
         };
         let identity: Vec<&policy::Policy> = principal.policies.iter().collect();
-        let d = policy::decide(&req, &identity, None, &principal.account, policy::Service::S3);
+        let d = policy::decide(
+            &req,
+            &identity,
+            None,
+            &principal.account,
+            policy::Service::S3,
+        );
         if d.allowed {
             Ok(())
         } else {

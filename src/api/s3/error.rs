@@ -296,14 +296,20 @@ impl S3ErrorCode {
         match self {
             Self::AccessDenied => "Access Denied",
             Self::AccessControlListNotSupported => "The bucket does not allow ACLs",
-            Self::InvalidBucketAclWithObjectOwnership => "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            Self::InvalidBucketAclWithObjectOwnership => {
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+            }
             Self::UnresolvableGrantByEmailAddress => {
                 "The email address you provided does not match any account on record."
             }
-            Self::MalformedACLError => "The XML you provided was not well-formed or did not validate against our published schema.",
+            Self::MalformedACLError => {
+                "The XML you provided was not well-formed or did not validate against our published schema."
+            }
             Self::MalformedPolicy => "Policies must be valid JSON and the first byte must be '{'",
             Self::NoSuchBucketPolicy => "The bucket policy does not exist",
-            Self::NoSuchPublicAccessBlockConfiguration => "The public access block configuration was not found",
+            Self::NoSuchPublicAccessBlockConfiguration => {
+                "The public access block configuration was not found"
+            }
             Self::OwnershipControlsNotFoundError => "The bucket ownership controls were not found",
             Self::AuthorizationHeaderMalformed => "The authorization header is malformed.",
             Self::AuthorizationQueryParametersError => {

@@ -112,7 +112,12 @@ pub(super) fn with_key<'a>(bucket: &'a str, key: &'a str) -> impl Fn(ServiceErro
     }
 }
 
-fn object_entry(key: String, rec: &ObjectRecord, url: bool, owners: Option<&Owners>) -> xml::Object {
+fn object_entry(
+    key: String,
+    rec: &ObjectRecord,
+    url: bool,
+    owners: Option<&Owners>,
+) -> xml::Object {
     xml::Object {
         key: encode_if(url, &key),
         last_modified: Timestamp(rec.last_modified_ms),

@@ -389,16 +389,12 @@ impl S3Api {
                 encoding_type,
             ),
             E::DeleteObjects { bucket } => self.delete_objects(ctx, &bucket, body).await,
-            E::PutObject { bucket, key } => {
-                self.put_object(ctx, &bucket, &key, body).await
-            }
+            E::PutObject { bucket, key } => self.put_object(ctx, &bucket, &key, body).await,
             E::CopyObject {
                 bucket,
                 key,
                 copy_source,
-            } => {
-                self.copy_object(ctx, &bucket, &key, copy_source).await
-            }
+            } => self.copy_object(ctx, &bucket, &key, copy_source).await,
             ref e @ (E::GetObject {
                 ref bucket,
                 ref key,

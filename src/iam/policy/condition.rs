@@ -83,8 +83,16 @@ impl Cmp {
 const OPERATORS: &[(&str, Family, bool)] = &[
     ("StringEquals", Family::StringEquals, false),
     ("StringNotEquals", Family::StringEquals, true),
-    ("StringEqualsIgnoreCase", Family::StringEqualsIgnoreCase, false),
-    ("StringNotEqualsIgnoreCase", Family::StringEqualsIgnoreCase, true),
+    (
+        "StringEqualsIgnoreCase",
+        Family::StringEqualsIgnoreCase,
+        false,
+    ),
+    (
+        "StringNotEqualsIgnoreCase",
+        Family::StringEqualsIgnoreCase,
+        true,
+    ),
     ("StringLike", Family::StringLike, false),
     ("StringNotLike", Family::StringLike, true),
     ("NumericEquals", Family::Numeric(Cmp::Eq), false),
@@ -152,9 +160,12 @@ impl Cidr {
             v4 => v4,
         };
         match (self.net, addr) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                prefix_eq(u128::from(u32::from(n)), u128::from(u32::from(a)), 32, self.prefix)
-            }
+            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(
+                u128::from(u32::from(n)),
+                u128::from(u32::from(a)),
+                32,
+                self.prefix,
+            ),
             (IpAddr::V6(n), IpAddr::V6(a)) => {
                 prefix_eq(u128::from(n), u128::from(a), 128, self.prefix)
             }
@@ -315,12 +326,12 @@ impl<'a> Prepared<'a> {
             Prepared::Arn(p) => p
                 .iter()
                 .any(|p| matches!(p.as_ref(), [Tok::Star]) || arn_match(p, v)),
-            Prepared::Number(c, p) => parse_number(v).is_some_and(|v| p.iter().any(|p| c.holds(v, *p))),
+            Prepared::Number(c, p) => {
+                parse_number(v).is_some_and(|v| p.iter().any(|p| c.holds(v, *p)))
+            }
             Prepared::Date(c, p) => parse_date(v).is_some_and(|v| p.iter().any(|p| c.holds(v, *p))),
             Prepared::Bool(p) => parse_bool(v).is_some_and(|v| p.contains(&v)),
-            Prepared::Binary(p) => BASE64
-                .decode(v)
-                .is_ok_and(|v| p.iter().any(|p| *p == v)),
+            Prepared::Binary(p) => BASE64.decode(v).is_ok_and(|v| p.iter().any(|p| *p == v)),
             Prepared::Ip(p) => v
                 .parse::<IpAddr>()
                 .is_ok_and(|a| p.iter().any(|c| c.contains(a))),
@@ -355,8 +366,9 @@ pub(super) fn compile_block(block: Json, vars: bool) -> Result<Vec<Condition>, P
         for (key, value) in keys {
             check_key(&key)?;
             let raw = condition_strings(value, &key)?;
-            let values = compile_values(family, &raw, vars)
-                .map_err(|m| PolicyError::malformed(format!("{m} for condition key {}", excerpt(&key))))?;
+            let values = compile_values(family, &raw, vars).map_err(|m| {
+                PolicyError::malformed(format!("{m} for condition key {}", excerpt(&key)))
+            })?;
             out.push(Condition {
                 operator: op.clone(),
                 family,
@@ -403,7 +415,9 @@ fn parse_operator(op: &str) -> Result<(Family, bool, bool, Option<SetQualifier>)
 fn check_key(key: &str) -> Result<(), PolicyError> {
     let ok = key.split_once(':').is_some_and(|(prefix, name)| {
         !prefix.is_empty()
-            && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
             && !name.is_empty()
             && !name.chars().any(char::is_control)
     });
@@ -442,7 +456,11 @@ fn condition_strings(value: Json, key: &str) -> Result<Vec<String>, PolicyError>
 }
 
 fn compile_values(family: Family, raw: &[String], vars: bool) -> Result<Values, String> {
-    fn each<T>(raw: &[String], what: &str, f: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
+    fn each<T>(
+        raw: &[String],
+        what: &str,
+        f: impl Fn(&str) -> Option<T>,
+    ) -> Result<Vec<T>, String> {
         raw.iter()
             .map(|s| f(s).ok_or_else(|| format!("Invalid {what} value {}", excerpt(s))))
             .collect()
@@ -478,7 +496,10 @@ fn compile_values(family: Family, raw: &[String], vars: bool) -> Result<Values, 
                 out.push(if t.has_vars() {
                     BoolValue::Var(t)
                 } else {
-                    BoolValue::Fixed(parse_bool(s).ok_or_else(|| format!("Invalid boolean value {}", excerpt(s)))?)
+                    BoolValue::Fixed(
+                        parse_bool(s)
+                            .ok_or_else(|| format!("Invalid boolean value {}", excerpt(s)))?,
+                    )
                 });
             }
             Values::Bool(out)
@@ -585,7 +606,9 @@ fn parse_w3c(s: &str) -> Option<OffsetDateTime> {
             let second = u8::try_from(num(whole, 2)?).ok()?;
             let nanos = match frac {
                 None => 0,
-                Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(f)
+                    if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) =>
+                {
                     let scale = 10u32.checked_pow(9 - u32::try_from(f.len()).ok()?)?;
                     f.parse::<u32>().ok()?.checked_mul(scale)?
                 }

@@ -180,7 +180,10 @@ impl ActionPattern {
                 ))
             };
             let (service, name) = s.split_once(':').ok_or_else(prefix_error)?;
-            if service.is_empty() || !service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            if service.is_empty()
+                || !service
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
             {
                 return Err(prefix_error());
             }
@@ -275,9 +278,8 @@ impl ResourcePattern {
                 excerpt(s)
             )));
         }
-        let arn = Template::compile(s, vars).map_err(|m| {
-            PolicyError::malformed(format!("{m} in resource {}", excerpt(s)))
-        })?;
+        let arn = Template::compile(s, vars)
+            .map_err(|m| PolicyError::malformed(format!("{m} in resource {}", excerpt(s))))?;
         Ok(ResourcePattern {
             raw: s.to_owned(),
             arn: Some(arn),

@@ -338,7 +338,9 @@ pub fn decide(
     let mut identity_allows = false;
     for (i, p) in identity.iter().enumerate() {
         match p.evaluate_lower(req, &action) {
-            Outcome::Deny => return Decision::deny(Reason::ExplicitDeny(PolicySource::Identity(i))),
+            Outcome::Deny => {
+                return Decision::deny(Reason::ExplicitDeny(PolicySource::Identity(i)));
+            }
             Outcome::Allow { .. } => identity_allows = true,
             Outcome::NotApplicable => {}
         }

@@ -184,7 +184,9 @@ pub fn is_known_key(service: Service, key: &str) -> bool {
 
 fn in_list(exact: &[&str], prefixes: &[&str], key: &str) -> bool {
     exact.iter().any(|k| k.eq_ignore_ascii_case(key))
-        || prefixes.iter().any(|p| tail_after(key, p).is_some_and(|t| !t.is_empty()))
+        || prefixes
+            .iter()
+            .any(|p| tail_after(key, p).is_some_and(|t| !t.is_empty()))
 }
 
 /// What follows `prefix` (matched case-insensitively) in `key`.

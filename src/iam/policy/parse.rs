@@ -45,7 +45,9 @@ pub(super) fn parse(doc: &str, opts: &ParseOptions) -> Result<PolicyInner, Polic
         Some(s @ Json::Object(_)) => vec![s],
         Some(Json::Array(items)) if !items.is_empty() => items,
         Some(Json::Array(_)) => {
-            return Err(PolicyError::malformed("Statement must hold at least one statement"));
+            return Err(PolicyError::malformed(
+                "Statement must hold at least one statement",
+            ));
         }
         Some(other) => {
             return Err(PolicyError::malformed(format!(

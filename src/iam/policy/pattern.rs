@@ -98,7 +98,14 @@ pub(super) const ARN_FIELDS: usize = 6;
 /// The `arn` prefix itself is not checked here: a pattern's first field may be a wildcard.
 pub(super) fn split_arn(s: &str) -> Option<[&str; ARN_FIELDS]> {
     let mut it = s.splitn(ARN_FIELDS, ':');
-    Some([it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?])
+    Some([
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    ])
 }
 
 /// [`split_arn`] for a token list: only literal colons separate fields.

@@ -177,7 +177,9 @@ pub(super) fn is_account_id(s: &str) -> bool {
 
 fn compile_entry(kind: &str, s: &str) -> Result<PrincipalEntry, PolicyError> {
     let plain = |s: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic() && c != '*' && c != '?')
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_graphic() && c != '*' && c != '?')
     };
     match kind {
         "AWS" => compile_aws(s),
@@ -200,7 +202,8 @@ fn compile_aws(s: &str) -> Result<PrincipalEntry, PolicyError> {
     }
     if s.len() >= 16
         && s.starts_with("AIDA")
-        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     {
         return Ok(PrincipalEntry::UserId(s.to_owned()));
     }

@@ -30,7 +30,10 @@ enum Seg {
     /// An escape (`${*}`, `${?}`, `${$}`): always this literal character.
     Char(char),
     /// A variable; `key` is lowercase (key names are case-insensitive).
-    Var { key: String, default: Option<String> },
+    Var {
+        key: String,
+        default: Option<String>,
+    },
 }
 
 /// The source of a template with no variables.
@@ -186,7 +189,11 @@ fn parse_body(body: &str) -> Result<Seg, String> {
     if key.is_empty() {
         return Err("Policy variable has an empty name".to_owned());
     }
-    if key.chars().any(|c| c.is_whitespace() || matches!(c, '$' | '{' | '\'')) && key != "$" {
+    if key
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '$' | '{' | '\''))
+        && key != "$"
+    {
         return Err(format!(
             "Policy variable name has an unsupported character: {}",
             super::excerpt(key)

@@ -755,7 +755,10 @@ fn access_configuration_routes() {
     };
     assert_eq!(cfg("GET", "/bucket?policy"), BucketOp::GetBucketPolicy);
     assert_eq!(cfg("PUT", "/bucket?policy"), BucketOp::PutBucketPolicy);
-    assert_eq!(cfg("DELETE", "/bucket?policy"), BucketOp::DeleteBucketPolicy);
+    assert_eq!(
+        cfg("DELETE", "/bucket?policy"),
+        BucketOp::DeleteBucketPolicy
+    );
     assert_eq!(
         cfg("GET", "/bucket?policyStatus"),
         BucketOp::GetBucketPolicyStatus
