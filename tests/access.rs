@@ -1263,14 +1263,26 @@ async fn kms_grants_with_constraints() {
     assert_eq!(kms_code(&e), "AccessDeniedException");
 }
 
+/// An OwnershipControls document with the one rule `o`.
+fn ownership(o: aws_sdk_s3::types::ObjectOwnership) -> aws_sdk_s3::types::OwnershipControls {
+    use aws_sdk_s3::types::{OwnershipControls, OwnershipControlsRule};
+    let rule = OwnershipControlsRule::builder()
+        .object_ownership(o)
+        .build()
+        .expect("a rule with an ownership");
+    OwnershipControls::builder()
+        .rules(rule)
+        .build()
+        .expect("controls with a rule")
+}
+
 /// ACLs under `ObjectWriter` and `BucketOwnerPreferred`: canned ACLs and grants on buckets and
 /// objects, stored and evaluated with the policies; object ownership by writer; public access
 /// block's ACL settings; and back to `BucketOwnerEnforced`.
 #[tokio::test]
 async fn acls_are_stored_and_evaluated_when_enabled() {
     use aws_sdk_s3::types::{
-        BucketCannedAcl, ObjectCannedAcl, ObjectOwnership, OwnershipControls,
-        OwnershipControlsRule, PublicAccessBlockConfiguration,
+        BucketCannedAcl, ObjectCannedAcl, ObjectOwnership, PublicAccessBlockConfiguration,
     };
     let srv = two_accounts().await;
     let a = srv.s3();
@@ -1514,17 +1526,7 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
     // BucketOwnerPreferred: bucket-owner-full-control makes the bucket owner the owner.
     a.put_bucket_ownership_controls()
         .bucket("acl-bkt")
-        .ownership_controls(
-            OwnershipControls::builder()
-                .rules(
-                    OwnershipControlsRule::builder()
-                        .object_ownership(ObjectOwnership::BucketOwnerPreferred)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .ownership_controls(ownership(ObjectOwnership::BucketOwnerPreferred))
         .send()
         .await
         .unwrap();
@@ -1625,17 +1627,7 @@ async fn acls_are_stored_and_evaluated_when_enabled() {
 
     // Back to BucketOwnerEnforced: refused while the bucket ACL grants B, then ACLs stop
     // counting and the bucket owner owns everything.
-    let enforced = || {
-        OwnershipControls::builder()
-            .rules(
-                OwnershipControlsRule::builder()
-                    .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
-    };
+    let enforced = || ownership(ObjectOwnership::BucketOwnerEnforced);
     let e = a
         .put_bucket_ownership_controls()
         .bucket("acl-bkt")
