@@ -121,8 +121,8 @@ impl KeyGuard {
         let policy = self.cache.get(policy_doc).map_err(|e| {
             KmsError::Internal(format!("a stored key policy does not compile: {e}"))
         })?;
+        // The principal's own keys (`aws:PrincipalArn`, ...) come from `principal` itself.
         let mut ctx = extra.clone();
-        principal.fill_context(&mut ctx);
         fill_time(&mut ctx, self.kms_now());
         if !principal.is_anonymous() {
             ctx.insert("kms:CallerAccount", principal.account.clone());
@@ -163,13 +163,27 @@ impl KeyGuard {
     }
 }
 
-/// `aws:CurrentTime` and `aws:EpochTime`.
+/// `aws:CurrentTime` (ISO 8601 in whole seconds, as AWS shows it) and `aws:EpochTime`.
 pub fn fill_time(ctx: &mut Context, now: std::time::SystemTime) {
-    let t = time::OffsetDateTime::from(now);
-    if let Ok(s) = t.format(&time::format_description::well_known::Rfc3339) {
-        ctx.insert("aws:CurrentTime", s);
+    thread_local! {
+        /// The last second rendered on this thread: requests within one second share it.
+        static RENDERED: std::cell::RefCell<(i64, String, String)> =
+            const { std::cell::RefCell::new((i64::MIN, String::new(), String::new())) };
     }
-    ctx.insert("aws:EpochTime", t.unix_timestamp().to_string());
+    let secs = time::OffsetDateTime::from(now).unix_timestamp();
+    RENDERED.with_borrow_mut(|(at, iso, epoch)| {
+        if *at != secs {
+            let t = time::OffsetDateTime::from_unix_timestamp(secs)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            *iso = t
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            *epoch = secs.to_string();
+            *at = secs;
+        }
+        ctx.insert("aws:CurrentTime", iso.clone());
+        ctx.insert("aws:EpochTime", epoch.clone());
+    });
 }
 
 /// AWS's AccessDeniedException message.

@@ -140,20 +140,6 @@ impl Principal {
             PrincipalKind::Anonymous => "AWSAccount",
         }
     }
-
-    /// Adds the global condition keys that describe the principal (`aws:username`, ...).
-    pub fn fill_context(&self, ctx: &mut policy::Context) {
-        if self.is_anonymous() {
-            return;
-        }
-        ctx.insert("aws:PrincipalArn", self.arn.clone());
-        ctx.insert("aws:PrincipalAccount", self.account.clone());
-        ctx.insert("aws:PrincipalType", self.principal_type());
-        ctx.insert("aws:userid", self.user_id.clone());
-        if let Some(u) = &self.user_name {
-            ctx.insert("aws:username", u.clone());
-        }
-    }
 }
 
 pub fn root_arn(account: &str) -> String {

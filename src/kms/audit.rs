@@ -67,11 +67,6 @@ pub fn current_principal() -> Option<std::sync::Arc<crate::iam::Principal>> {
         .flatten()
 }
 
-/// The current request's caller, if any.
-pub fn current_caller() -> Option<Caller> {
-    CALLER.try_with(|c| c.borrow().clone()).ok()
-}
-
 /// Where a KMS use came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,10 +128,10 @@ pub struct AuditEntry<'a> {
     pub user_agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_identity: Option<UserIdentity<'a>>,
-    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
-    pub request_parameters: serde_json::Value,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<AuditResource<'a>>,
+    #[serde(skip_serializing_if = "Params::is_empty")]
+    pub request_parameters: &'a Params<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub resources: &'a [AuditResource<'a>],
     /// The AWS error code of a failure (`AccessDenied`, `DisabledException`, ...); absent on
     /// success.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,6 +148,53 @@ pub struct AuditEntry<'a> {
     pub recipient_account_id: Option<&'a str>,
 }
 
+/// `requestParameters`: names, ids and the encryption context, never a secret or a blob.
+#[derive(Debug, Clone)]
+pub enum Params<'a> {
+    /// Parameters as the protocol layer lists them (`null` for none).
+    Json(serde_json::Value),
+    /// A key use: `keyId` and `encryptionContext`, each only when present (and the context
+    /// only when not empty).
+    KeyUse {
+        key_id: Option<&'a str>,
+        encryption_context: Option<&'a super::EncryptionContext>,
+    },
+}
+
+impl Params<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Params::Json(v) => v.is_null(),
+            Params::KeyUse {
+                key_id,
+                encryption_context,
+            } => key_id.is_none() && encryption_context.is_none_or(|c| c.is_empty()),
+        }
+    }
+}
+
+impl Serialize for Params<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Params::Json(v) => v.serialize(s),
+            Params::KeyUse {
+                key_id,
+                encryption_context,
+            } => {
+                let mut m = s.serialize_map(None)?;
+                if let Some(c) = encryption_context.filter(|c| !c.is_empty()) {
+                    m.serialize_entry("encryptionContext", c)?;
+                }
+                if let Some(k) = key_id {
+                    m.serialize_entry("keyId", k)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
 /// What happened, as the caller of [`AuditLog::record`] knows it; who did it comes from the
 /// task-local [`Caller`].
 #[derive(Debug, Clone)]
@@ -161,7 +203,7 @@ pub struct Event<'a> {
     pub event_name: &'a str,
     pub invoked_by: Option<&'a str>,
     pub resources: Vec<AuditResource<'a>>,
-    pub request_parameters: serde_json::Value,
+    pub request_parameters: Params<'a>,
     pub error_code: Option<&'a str>,
     pub error_message: Option<&'a str>,
     /// The account whose resource it was.
@@ -212,10 +254,24 @@ impl AuditLog {
     /// Appends the line of `event` for the current caller (a service event outside a
     /// request).
     pub fn record(&self, now: SystemTime, region: &str, event: &Event<'_>) {
-        let caller = current_caller().unwrap_or_default();
-        let principal = caller.principal.as_deref();
+        let in_request =
+            CALLER.try_with(|c| self.record_for(Some(&c.borrow()), now, region, event));
+        if in_request.is_err() {
+            self.record_for(None, now, region, event);
+        }
+    }
+
+    fn record_for(
+        &self,
+        caller: Option<&Caller>,
+        now: SystemTime,
+        region: &str,
+        event: &Event<'_>,
+    ) {
+        let none = Caller::default();
+        let caller = caller.unwrap_or(&none);
         let in_request = caller.request_id.is_some() && !event.service_event;
-        let principal = principal.filter(|_| in_request);
+        let principal = caller.principal.as_deref().filter(|_| in_request);
         let user_identity = match principal {
             Some(p) => Some(UserIdentity {
                 kind: p.identity_type(),
@@ -245,6 +301,8 @@ impl AuditLog {
                 invoked_by: Some(event.event_source),
             }),
         };
+        // Event ids need uniqueness, not secrecy: the thread-local generator, no system call.
+        let event_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
         self.write(&AuditEntry {
             event_version: "1.08",
             event_time: rfc3339(now),
@@ -258,12 +316,12 @@ impl AuditLog {
             },
             user_agent: event.invoked_by.or(caller.user_agent.as_deref()),
             user_identity,
-            request_parameters: event.request_parameters.clone(),
-            resources: event.resources.clone(),
+            request_parameters: &event.request_parameters,
+            resources: &event.resources,
             error_code: event.error_code,
             error_message: event.error_message,
             request_id: caller.request_id.as_deref().filter(|_| in_request),
-            event_id: uuid::Uuid::new_v4().to_string(),
+            event_id: event_id.to_string(),
             event_type: if in_request {
                 "AwsApiCall"
             } else {

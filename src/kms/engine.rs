@@ -224,6 +224,9 @@ pub struct Kms {
     create_lock: Mutex<()>,
     aws_s3_key: OnceLock<Uuid>,
     service_key: OnceLock<Uuid>,
+    /// The default key policies (customer managed, AWS managed) of this account and region,
+    /// rendered once: every key use without a stored policy is judged by one of them.
+    pub(super) default_policies: OnceLock<[Arc<str>; 2]>,
     audit: Option<AuditLog>,
 }
 
@@ -258,6 +261,7 @@ impl Kms {
             create_lock: Mutex::new(()),
             aws_s3_key: OnceLock::new(),
             service_key: OnceLock::new(),
+            default_policies: OnceLock::new(),
             audit: match &opts.audit_log {
                 Some(p) => Some(AuditLog::open(p).map_err(|e| KmsOpenError::Audit(p.clone(), e))?),
                 None => None,
@@ -1040,16 +1044,6 @@ impl Kms {
         outcome: &str,
     ) {
         let Some(log) = &self.audit else { return };
-        let mut params = serde_json::Map::new();
-        if let Some(arn) = key_arn {
-            params.insert("keyId".into(), arn.into());
-        }
-        if let Some(c) = context.filter(|c| !c.is_empty()) {
-            params.insert(
-                "encryptionContext".into(),
-                serde_json::to_value(c).unwrap_or_default(),
-            );
-        }
         let resources = key_arn
             .filter(|a| a.contains(":key/"))
             .map(|arn| audit::AuditResource {
@@ -1066,7 +1060,10 @@ impl Kms {
                 event_name: operation,
                 invoked_by: (source == Source::S3).then_some("s3.amazonaws.com"),
                 resources,
-                request_parameters: serde_json::Value::Object(params),
+                request_parameters: audit::Params::KeyUse {
+                    key_id: key_arn,
+                    encryption_context: context,
+                },
                 error_code: (outcome != "success").then_some(outcome),
                 error_message: None,
                 recipient_account_id: key_arn.map(crate::kms::arn_account),

@@ -15,6 +15,8 @@
 //! the root key, so shredding is complete against anyone without the root key, and complete
 //! outright once the segment is reused.)
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::audit::Source;
@@ -460,7 +462,7 @@ impl Kms {
     pub fn get_key_policy(&self, key: &str, name: Option<&str>) -> Result<String, KmsError> {
         check_policy_name(name)?;
         let rec = self.resolve_named(key)?;
-        Ok(self.effective_policy(&rec))
+        Ok(self.effective_policy(&rec).to_string())
     }
 
     /// What access control needs to know of a key: its ARN, account and policy in force.
@@ -500,11 +502,17 @@ impl Kms {
         }
     }
 
-    fn effective_policy(&self, rec: &KeyRecord) -> String {
+    fn effective_policy(&self, rec: &KeyRecord) -> Arc<str> {
+        let [customer, aws] = self.default_policies.get_or_init(|| {
+            [
+                self.default_policy().into(),
+                self.aws_managed_policy().into(),
+            ]
+        });
         match (&rec.policy, rec.key_manager) {
-            (Some(p), _) => p.clone(),
-            (None, KeyManager::Aws) => self.aws_managed_policy(),
-            (None, KeyManager::Customer) => self.default_policy(),
+            (Some(p), _) => p.as_str().into(),
+            (None, KeyManager::Aws) => aws.clone(),
+            (None, KeyManager::Customer) => customer.clone(),
         }
     }
 
@@ -599,7 +607,7 @@ pub struct KeyAccess {
     /// The account in the key's ARN.
     pub account: String,
     /// The key policy in force (stored, or the default for its kind).
-    pub policy: String,
+    pub policy: Arc<str>,
     pub aws_managed: bool,
 }
 

@@ -181,7 +181,7 @@ impl IamApi {
                 event_name: action,
                 invoked_by: None,
                 resources: Vec::new(),
-                request_parameters: serde_json::Value::Object(rp),
+                request_parameters: crate::kms::audit::Params::Json(serde_json::Value::Object(rp)),
                 error_code: error.map(|e| e.code().as_str()),
                 error_message: error.map(WireError::message),
                 recipient_account_id: None,
@@ -504,7 +504,6 @@ impl IamApi {
     /// Identity policies decide IAM actions; an account root may do anything in its account.
     fn authorize(&self, p: &Principal, action: &str, resource: &str) -> Result<(), WireError> {
         let mut ctx = Context::new();
-        p.fill_context(&mut ctx);
         crate::iam::keys::fill_time(&mut ctx, self.clock.now());
         let who = p.as_policy();
         let req = policy::Request {

@@ -231,7 +231,6 @@ fn identity_only(
     extra: &Context,
 ) -> Result<(), KmsApiError> {
     let mut ctx = extra.clone();
-    principal.fill_context(&mut ctx);
     fill_time(&mut ctx, guard.iam.clock_now());
     ctx.insert("kms:CallerAccount", principal.account.clone());
     let who = principal.as_policy();

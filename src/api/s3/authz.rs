@@ -34,7 +34,8 @@ use crate::iam::policy::{self, Context, Decision};
 /// Who is asking, and the request-wide condition keys.
 pub(crate) struct Access {
     pub principal: Arc<Principal>,
-    pub base: Context,
+    /// Shared by every permission the request needs ([`Context::over`]).
+    pub base: Arc<Context>,
 }
 
 /// One permission a request needs.
@@ -421,7 +422,7 @@ impl S3Api {
                 resource_policy = Some(p);
             }
         }
-        let mut ctx = access.base.clone();
+        let mut ctx = Context::over(access.base.clone());
         ctx.extend(need.ctx.clone());
         ctx.insert("s3:ResourceAccount", owner.clone());
         ctx.insert("aws:ResourceAccount", owner.clone());
@@ -593,7 +594,9 @@ impl S3Api {
                 base.insert("s3:x-amz-content-sha256", v.to_string());
             }
         }
-        principal.fill_context(&mut base);
-        Access { principal, base }
+        Access {
+            principal,
+            base: Arc::new(base),
+        }
     }
 }

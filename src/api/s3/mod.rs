@@ -158,7 +158,7 @@ impl S3Api {
                 event_name: info.operation,
                 invoked_by: None,
                 resources,
-                request_parameters: serde_json::Value::Object(rp),
+                request_parameters: crate::kms::audit::Params::Json(serde_json::Value::Object(rp)),
                 error_code: Some(e.code.as_str()),
                 error_message: Some(&e.message),
                 recipient_account_id: None,

@@ -247,6 +247,9 @@ pub struct ResourcePattern {
     raw: String,
     /// `None` for `*`.
     arn: Option<Template>,
+    /// What every matching ARN starts with ([`Template::literal_prefix`]): most patterns of
+    /// most statements are told apart from a request's resource by this alone.
+    prefix: String,
 }
 
 impl ResourcePattern {
@@ -255,6 +258,7 @@ impl ResourcePattern {
             return Ok(ResourcePattern {
                 raw: s.to_owned(),
                 arn: None,
+                prefix: String::new(),
             });
         }
         let fields = split_arn(s).filter(|f| f[0] == "arn").ok_or_else(|| {
@@ -282,6 +286,7 @@ impl ResourcePattern {
             .map_err(|m| PolicyError::malformed(format!("{m} in resource {}", excerpt(s))))?;
         Ok(ResourcePattern {
             raw: s.to_owned(),
+            prefix: arn.literal_prefix(),
             arn: Some(arn),
         })
     }
@@ -310,6 +315,7 @@ impl ResourcePattern {
     pub(super) fn matches(&self, resource: &str, src: &dyn VarSource) -> bool {
         match &self.arn {
             None => true,
+            Some(_) if !resource.starts_with(self.prefix.as_str()) => false,
             Some(t) => t.tokens(src).is_some_and(|toks| arn_match(&toks, resource)),
             // (`tokens` borrows the compiled tokens of a template without variables.)
         }

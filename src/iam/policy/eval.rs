@@ -13,6 +13,7 @@
 //! `Anonymous`, and no `aws:PrincipalArn`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::document::{Effect, Policy};
 use super::principal::is_account_id;
@@ -62,6 +63,9 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
     entries: BTreeMap<String, Vec<String>>,
+    /// Keys this context does not set are looked up here: a request's keys are filled once
+    /// and shared by each permission it needs, without copying them.
+    base: Option<Arc<Context>>,
 }
 
 impl Context {
@@ -69,37 +73,71 @@ impl Context {
         Self::default()
     }
 
+    /// An empty context over `base`: what it sets hides `base`'s value of the same key.
+    pub fn over(base: Arc<Context>) -> Self {
+        Context {
+            entries: BTreeMap::new(),
+            base: Some(base),
+        }
+    }
+
     /// Sets `key` to the single `value`, replacing what it had.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) {
-        self.entries.insert(key.to_lowercase(), vec![value.into()]);
+        self.entries.insert(lower(key), vec![value.into()]);
     }
 
     /// Sets the multivalued `key` (such as `aws:TagKeys`), replacing what it had.
     pub fn insert_many(&mut self, key: &str, values: Vec<String>) {
-        self.entries.insert(key.to_lowercase(), values);
+        self.entries.insert(lower(key), values);
     }
 
     /// The values of `key`, any case.
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.get_lower(&key.to_lowercase())
+        self.get_lower(&lower(key))
     }
 
-    /// Moves every key of `other` in, replacing keys both have.
+    /// Moves every key of `other` (its base's included) in, replacing keys both have.
     pub fn extend(&mut self, other: Context) {
-        self.entries.extend(other.entries);
+        if other.base.is_none() {
+            self.entries.extend(other.entries);
+            return;
+        }
+        for (k, v) in other.iter() {
+            self.entries.insert(k.to_string(), v.to_vec());
+        }
     }
 
-    /// The keys (lowercased) and their values, in key order.
+    /// The keys (lowercased) and their values, in key order, the base's included.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+        let mut all: BTreeMap<&str, &[String]> = BTreeMap::new();
+        let mut layer = Some(self);
+        while let Some(c) = layer {
+            for (k, v) in &c.entries {
+                all.entry(k.as_str()).or_insert(v.as_slice());
+            }
+            layer = c.base.as_deref();
+        }
+        all.into_iter()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.base.as_ref().is_none_or(|b| b.is_empty())
     }
 
     fn get_lower(&self, key: &str) -> Option<&[String]> {
-        self.entries.get(key).map(Vec::as_slice)
+        match self.entries.get(key) {
+            Some(v) => Some(v.as_slice()),
+            None => self.base.as_ref()?.get_lower(key),
+        }
+    }
+}
+
+/// A condition key's lookup form: keys are case-insensitive.
+fn lower(key: &str) -> String {
+    if key.is_ascii() {
+        key.to_ascii_lowercase()
+    } else {
+        key.to_lowercase()
     }
 }
 

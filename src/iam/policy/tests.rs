@@ -3864,3 +3864,75 @@ proptest! {
         prop_assert_eq!(is_allow(outcome(&date, ALICE, "s3:GetObject", OBJECT, &ctx)), a >= b);
     }
 }
+
+#[test]
+fn a_context_over_a_base_reads_through_and_overrides() {
+    let base = std::sync::Arc::new(context_of(&[
+        ("aws:SourceIp", &["10.0.0.1"]),
+        ("s3:prefix", &["home/"]),
+    ]));
+    let mut ctx = Context::over(base.clone());
+    ctx.insert("S3:Prefix", "other/");
+    ctx.insert("s3:max-keys", "5");
+    assert_eq!(ctx.get("aws:sourceip"), Some(&["10.0.0.1".to_owned()][..]));
+    assert_eq!(ctx.get("s3:prefix"), Some(&["other/".to_owned()][..]));
+    assert_eq!(base.get("s3:prefix"), Some(&["home/".to_owned()][..]));
+    let keys: Vec<&str> = ctx.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["aws:sourceip", "s3:max-keys", "s3:prefix"]);
+    assert!(
+        Context::over(std::sync::Arc::new(Context::new()))
+            .get("x:y")
+            .is_none()
+    );
+    assert!(Context::over(std::sync::Arc::new(Context::new())).is_empty());
+    // Moving a layered context into another brings its base's keys too.
+    let mut flat = Context::new();
+    flat.extend(ctx);
+    assert_eq!(flat.get("aws:SourceIp"), Some(&["10.0.0.1".to_owned()][..]));
+    // And conditions read the base.
+    let p = identity(&identity_doc(
+        r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}"#,
+    ))
+    .unwrap();
+    let layered = Context::over(base);
+    assert!(is_allow(outcome(
+        &p,
+        ALICE,
+        "s3:ListBucket",
+        "arn:aws:s3:::b",
+        &layered
+    )));
+}
+
+#[test]
+fn resource_literal_prefixes_stop_before_wildcards_and_variables() {
+    let prefix = |s: &str| Template::compile(s, true).unwrap().literal_prefix();
+    assert_eq!(
+        prefix("arn:aws:s3:::b/${aws:username}/*"),
+        "arn:aws:s3:::b/"
+    );
+    assert_eq!(prefix("arn:aws:s3:::b/x?y"), "arn:aws:s3:::b/x");
+    assert_eq!(prefix("arn:aws:s3:::b/a${*}b*"), "arn:aws:s3:::b/a*b");
+    assert_eq!(prefix("arn:aws:s3:::b/k"), "arn:aws:s3:::b/k");
+    assert_eq!(Template::literal("arn:*:s3:::b").literal_prefix(), "arn:");
+    // The prefix only prunes: an escaped star stays literal, a real one a wildcard.
+    let p = identity(&identity_doc(
+        r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/a${*}b*"}"#,
+    ))
+    .unwrap();
+    let ctx = Context::new();
+    assert!(is_allow(outcome(
+        &p,
+        ALICE,
+        "s3:GetObject",
+        "arn:aws:s3:::b/a*bc",
+        &ctx
+    )));
+    assert!(!is_allow(outcome(
+        &p,
+        ALICE,
+        "s3:GetObject",
+        "arn:aws:s3:::b/axbc",
+        &ctx
+    )));
+}

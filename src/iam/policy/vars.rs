@@ -135,6 +135,26 @@ impl Template {
         self.segs.iter().any(|s| matches!(s, Seg::Var { .. }))
     }
 
+    /// The characters every match starts with: the text before the first wildcard or
+    /// variable (wildcards read as in [`Template::tokens`]).
+    pub(super) fn literal_prefix(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.segs {
+            match seg {
+                Seg::Text(t) => match t.find(['*', '?']) {
+                    Some(at) => {
+                        out.push_str(&t[..at]);
+                        break;
+                    }
+                    None => out.push_str(t),
+                },
+                Seg::Char(c) => out.push(*c),
+                Seg::Var { .. } => break,
+            }
+        }
+        out
+    }
+
     /// Whether the template is exactly the policy text `s` with no variables or escapes.
     pub(super) fn is_text(&self, s: &str) -> bool {
         matches!(self.segs.as_slice(), [Seg::Text(t)] if t == s)
