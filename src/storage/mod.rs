@@ -22,6 +22,7 @@
 //! - A write is durable only after [`Store::flush`]: callers acknowledge nothing before it.
 //! - Every record starts with a format version byte (see [`records`]).
 
+pub mod meta;
 pub mod multipart;
 pub mod records;
 
@@ -195,6 +196,9 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    /// The same database behind the metadata trait: [`Table`]s (KMS keys and aliases, IAM
+    /// users, keys and policies, `meta`) go through it.
+    meta: meta::Meta,
     buckets: sled::Tree,
     chunks: sled::Tree,
     orphans: sled::Tree,
@@ -317,7 +321,8 @@ struct FlushState {
 /// A generic ordered key-value table, for modules (the KMS) that keep their own records.
 #[derive(Clone)]
 pub struct Table {
-    tree: sled::Tree,
+    meta: meta::Meta,
+    name: String,
 }
 
 impl Store {
@@ -349,6 +354,7 @@ impl Store {
                 buckets: db.open_tree("buckets")?,
                 chunks: db.open_tree("chunks")?,
                 orphans: db.open_tree("orphans")?,
+                meta: meta::Meta::new(meta::SledMeta::new(db.clone())),
                 db,
                 bucket_gate: RwLock::new(()),
                 pins: Mutex::new(Pins::default()),
@@ -387,8 +393,14 @@ impl Store {
     pub fn table(&self, name: &str) -> Result<Table> {
         debug_assert!(!name.starts_with("obj/"));
         Ok(Table {
-            tree: self.inner.db.open_tree(name)?,
+            meta: self.inner.meta.clone(),
+            name: name.to_owned(),
         })
+    }
+
+    /// The metadata store (the seam every record kind moves behind; see [`meta`]).
+    pub fn meta(&self) -> &meta::Meta {
+        &self.inner.meta
     }
 
     // ---- streams and chunks ----
@@ -739,19 +751,16 @@ impl Store {
 
 impl Table {
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+        self.meta.get(&self.name, key)
     }
 
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree.insert(key, value)?.map(|v| v.to_vec()))
+        self.meta.insert(&self.name, key, value)
     }
 
     /// Inserts only if `key` is absent; `true` when it inserted.
     pub fn insert_if_absent(&self, key: &[u8], value: &[u8]) -> Result<bool> {
-        Ok(self
-            .tree
-            .compare_and_swap(key, None as Option<&[u8]>, Some(value))?
-            .is_ok())
+        self.meta.insert_if_absent(&self.name, key, value)
     }
 
     /// Replaces `old` with `new` atomically (either may be `None`); `false` if the current
@@ -762,33 +771,21 @@ impl Table {
         old: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<bool> {
-        Ok(self.tree.compare_and_swap(key, old, new)?.is_ok())
+        self.meta.compare_and_swap(&self.name, key, old, new)
     }
 
     pub fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree.remove(key)?.map(|v| v.to_vec()))
+        self.meta.remove(&self.name, key)
     }
 
     /// All entries whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(
-        &self,
-        prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + use<> {
-        self.tree.scan_prefix(prefix).map(|kv| {
-            kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(Into::into)
-        })
+    pub fn scan_prefix(&self, prefix: &[u8]) -> meta::Pages {
+        self.meta.iter_prefix(&self.name, prefix)
     }
 
     /// Entries with key `>= start`, in key order.
-    pub fn range_from(
-        &self,
-        start: &[u8],
-    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + use<> {
-        self.tree.range(start.to_vec()..).map(|kv| {
-            kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(Into::into)
-        })
+    pub fn range_from(&self, start: &[u8]) -> meta::Pages {
+        self.meta.iter_from(&self.name, start)
     }
 }
 
