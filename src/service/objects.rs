@@ -632,7 +632,7 @@ impl ObjectReader {
             Some(c) if c.next == index => self.cursor.insert(c),
             _ => self.cursor.insert(PartCursor {
                 next: index,
-                chunks: self.store.chunk_cursor(&p.stream_id, index),
+                chunks: self.store.chunk_cursor(&p.stream_id, index)?,
             }),
         };
         let mut buf = match cursor.chunks.next_chunk()? {

@@ -22,6 +22,7 @@
 //! - A write is durable only after [`Store::flush`]: callers acknowledge nothing before it.
 //! - Every record starts with a format version byte (see [`records`]).
 
+pub mod chunks;
 pub mod meta;
 pub mod multipart;
 pub mod records;
@@ -138,32 +139,15 @@ impl std::fmt::Debug for StreamId {
     }
 }
 
-fn chunk_key(stream: &StreamId, index: u64) -> [u8; STREAM_ID_LEN + 8] {
-    let mut k = [0u8; STREAM_ID_LEN + 8];
-    k[..STREAM_ID_LEN].copy_from_slice(&stream.0);
-    k[STREAM_ID_LEN..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
-/// A stream's chunks in index order; see [`Store::chunk_cursor`]. Chunks are written once and
-/// never change, and the reader's stream pin keeps them from being deleted, so the leaf the
-/// cursor holds stays current.
+/// A stream's chunks in index order; see [`Store::chunk_cursor`].
 pub struct ChunkCursor {
-    iter: sled::Iter,
+    inner: Box<dyn chunks::ChunkCursor>,
 }
 
 impl ChunkCursor {
     /// The next chunk of the stream that exists, as `(index, ciphertext)`; `None` past the last.
     pub fn next_chunk(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
-        let Some((key, value)) = self.iter.next().transpose()? else {
-            return Ok(None);
-        };
-        let index = key
-            .get(STREAM_ID_LEN..)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| StorageError::Corrupt("chunk key has the wrong length".into()))?;
-        Ok(Some((index, value.to_vec())))
+        self.inner.next_chunk()
     }
 }
 
@@ -200,7 +184,8 @@ struct Inner {
     /// users, keys and policies, `meta`) go through it.
     meta: meta::Meta,
     buckets: sled::Tree,
-    chunks: sled::Tree,
+    /// Ciphertext chunks, behind the chunk seam (see [`chunks`]).
+    chunks: chunks::Chunks,
     orphans: sled::Tree,
     /// Commits take it shared, bucket deletion exclusive: sled transactions cannot check that
     /// a tree is empty, so this keeps an object from landing in a bucket being deleted.
@@ -352,7 +337,7 @@ impl Store {
         let store = Store {
             inner: Arc::new(Inner {
                 buckets: db.open_tree("buckets")?,
-                chunks: db.open_tree("chunks")?,
+                chunks: chunks::Chunks::new(chunks::SledChunks::new(db.open_tree("chunks")?)),
                 orphans: db.open_tree("orphans")?,
                 meta: meta::Meta::new(meta::SledMeta::new(db.clone())),
                 db,
@@ -413,38 +398,26 @@ impl Store {
     }
 
     pub fn put_chunk(&self, stream: &StreamId, index: u64, value: &[u8]) -> Result<()> {
-        self.inner.chunks.insert(chunk_key(stream, index), value)?;
-        Ok(())
+        self.inner.chunks.put(stream, index, value)
     }
 
     pub fn get_chunk(&self, stream: &StreamId, index: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .inner
-            .chunks
-            .get(chunk_key(stream, index))?
-            .map(|v| v.to_vec()))
+        self.inner.chunks.get(stream, index)
     }
 
     /// Reads a stream's chunks in index order starting at `first`. Sequential readers (GET)
-    /// use this rather than [`Store::get_chunk`]: the cursor keeps the sled leaf it is reading
+    /// use this rather than [`Store::get_chunk`]: sled's cursor keeps the leaf it is reading
     /// (a leaf holds several chunks), so each leaf is fetched once per reader even when the
     /// page cache has evicted it meanwhile, and a reader costs one page lookup per leaf instead
     /// of one per chunk.
-    pub fn chunk_cursor(&self, stream: &StreamId, first: u64) -> ChunkCursor {
-        ChunkCursor {
-            iter: self
-                .inner
-                .chunks
-                .range(chunk_key(stream, first)..=chunk_key(stream, u64::MAX)),
-        }
+    pub fn chunk_cursor(&self, stream: &StreamId, first: u64) -> Result<ChunkCursor> {
+        Ok(ChunkCursor {
+            inner: self.inner.chunks.cursor(stream, first)?,
+        })
     }
 
-    /// Deletes every chunk of a stream, then its `orphans` entry.
-    ///
-    /// One remove per chunk, not a `Batch`: sled 0.34 batches and transactions take a global
-    /// write lock, and with streams being written concurrently that lock can deadlock against
-    /// sled's own flusher (observed under a multi-GiB multipart upload). The stream stays in
-    /// `orphans` until its last chunk is gone, so an interrupted delete is finished at start-up.
+    /// Deletes every chunk of a stream, then its `orphans` entry. The stream stays in `orphans`
+    /// until its last chunk is gone, so an interrupted delete is finished at start-up.
     pub fn delete_stream(&self, stream: &StreamId) -> Result<()> {
         {
             let mut p = self.lock_pins();
@@ -460,9 +433,7 @@ impl Store {
     }
 
     fn delete_stream_chunks(&self, stream: &StreamId) -> Result<()> {
-        for k in self.inner.chunks.scan_prefix(stream.0).keys() {
-            self.inner.chunks.remove(k?)?;
-        }
+        self.inner.chunks.delete_stream(stream)?;
         self.inner.orphans.remove(stream.0)?;
         Ok(())
     }
@@ -494,7 +465,7 @@ impl Store {
         };
         // Deleted completely before we pinned: every stream has a chunk 0 while it exists.
         for id in ids {
-            if self.inner.chunks.get(chunk_key(id, 0))?.is_none() {
+            if !self.inner.chunks.contains(id, 0)? {
                 return Ok(None);
             }
         }
@@ -503,12 +474,7 @@ impl Store {
 
     /// Number of chunks stored for a stream (tests and `verify`).
     pub fn count_chunks(&self, stream: &StreamId) -> Result<u64> {
-        let mut n = 0;
-        for k in self.inner.chunks.scan_prefix(stream.0).keys() {
-            k?;
-            n += 1;
-        }
-        Ok(n)
+        self.inner.chunks.count(stream)
     }
 
     /// Streams currently listed as unreferenced or in flight.
@@ -525,19 +491,7 @@ impl Store {
 
     /// Every distinct stream id that has chunks (a full scan: tests and `verify` only).
     pub fn all_chunk_streams(&self) -> Result<Vec<StreamId>> {
-        let mut out: Vec<StreamId> = Vec::new();
-        for k in self.inner.chunks.iter().keys() {
-            let k = k?;
-            if k.len() != STREAM_ID_LEN + 8 {
-                return Err(StorageError::Corrupt("chunk key of wrong length".into()));
-            }
-            let mut id = [0u8; STREAM_ID_LEN];
-            id.copy_from_slice(&k[..STREAM_ID_LEN]);
-            if out.last().map(|l| l.0) != Some(id) {
-                out.push(StreamId(id));
-            }
-        }
-        Ok(out)
+        self.inner.chunks.streams()
     }
 
     fn sweep_orphans(&self) -> Result<usize> {
@@ -816,7 +770,7 @@ mod tests {
         // Unswept: `open` would reclaim these streams, which no object refers to.
         let store = Store::open_unswept(dir.path(), &StoreOptions::default()).unwrap();
         let read_all = |s: usize, first: u64| {
-            let mut cursor = store.chunk_cursor(&ids[s], first);
+            let mut cursor = store.chunk_cursor(&ids[s], first).unwrap();
             let mut out = Vec::new();
             while let Some((i, v)) = cursor.next_chunk().unwrap() {
                 assert_eq!(v, chunk(s as u8, i), "stream {s} chunk {i}");
