@@ -1,7 +1,15 @@
 //! Storage: the only module that names sled.
 //!
-//! Layout (sled 0.34.7, vendored with a memory patch: `src/vendor/sled/README.md`; one database
-//! under `DATA_DIR/db`):
+//! Everything is stored through two seams: records through the metadata store ([`meta`]: an
+//! ordered key-value store of named trees with atomic, check-guarded commits) and ciphertext
+//! through the chunk store ([`chunks`]). [`Store`] builds buckets, objects, uploads and the
+//! orphan bookkeeping on those two traits only, so it runs over any pair of backends
+//! ([`Store::over`]); [`Store::open`] uses sled for both. Multi-key changes are optimistic:
+//! read, then commit with checks that the keys read are unchanged, and judge again when
+//! another writer came between.
+//!
+//! Layout (the trees; with sled, 0.34.7 vendored with a memory patch,
+//! `src/vendor/sled/README.md`, one database under `DATA_DIR/db`):
 //!
 //! | tree              | key                                 | value                         |
 //! |-------------------|-------------------------------------|-------------------------------|
@@ -14,12 +22,14 @@
 //!
 //! Invariants:
 //! - A stream id is in `orphans` from the moment its first chunk may be written until the
-//!   transaction that makes a record reference it; the transaction that replaces or deletes a
-//!   record puts the old record's streams back into `orphans`. So a crash leaves at worst streams
+//!   commit that makes a record reference it; the commit that replaces or deletes a record
+//!   puts the old record's streams back into `orphans`. So a crash leaves at worst streams
 //!   listed in `orphans`, and [`Store::open`] deletes their chunks before anything is served:
 //!   there is never a need to scan `chunks`.
 //!   (Multipart parts are the exception that the sweep knows about: see [`multipart`].)
-//! - A write is durable only after [`Store::flush`]: callers acknowledge nothing before it.
+//! - A write is durable only after [`Store::flush`]: callers acknowledge nothing before it. A
+//!   flush syncs the chunks before the records, so a durable record never names a chunk that
+//!   is not. `power_loss_tests` cuts the power at every sync of a workload and checks this.
 //! - Every record starts with a format version byte (see [`records`]).
 
 pub mod chunks;
@@ -151,11 +161,13 @@ impl ChunkCursor {
     }
 }
 
-fn objects_tree_name(bucket: &str) -> Vec<u8> {
-    let mut n = b"obj/".to_vec();
-    n.extend_from_slice(bucket.as_bytes());
-    n
+/// The tree of a bucket's object records.
+fn objects_tree_name(bucket: &str) -> String {
+    format!("obj/{bucket}")
 }
+
+const BUCKETS: &str = "buckets";
+const ORPHANS: &str = "orphans";
 
 /// Options for opening the store.
 #[derive(Debug, Clone)]
@@ -179,16 +191,16 @@ pub struct Store {
 }
 
 struct Inner {
-    db: sled::Db,
-    /// The same database behind the metadata trait: [`Table`]s (KMS keys and aliases, IAM
-    /// users, keys and policies, `meta`) go through it.
+    /// Every record (buckets, objects, uploads, orphans, KMS keys, IAM) behind the metadata
+    /// seam (see [`meta`]).
     meta: meta::Meta,
-    buckets: sled::Tree,
     /// Ciphertext chunks, behind the chunk seam (see [`chunks`]).
     chunks: chunks::Chunks,
-    orphans: sled::Tree,
-    /// Commits take it shared, bucket deletion exclusive: sled transactions cannot check that
-    /// a tree is empty, so this keeps an object from landing in a bucket being deleted.
+    /// Whether syncing the metadata also makes chunks durable (both in one sled database).
+    chunks_synced_with_meta: bool,
+    /// Commits take it shared, bucket deletion exclusive: a commit cannot check that a tree is
+    /// empty, so this keeps an object from landing in a bucket being deleted. In this process
+    /// only: nodes sharing a metadata store need a bucket state in the record instead.
     bucket_gate: RwLock<()>,
     /// Group commit: see [`Store::flush`].
     flush: FlushState,
@@ -334,13 +346,27 @@ impl Store {
             .segment_size(SEGMENT_SIZE)
             .mode(sled::Mode::HighThroughput);
         let db = open_waiting_for_lock(&config)?;
-        let store = Store {
+        let chunks = chunks::Chunks::new(chunks::SledChunks::new(db.open_tree("chunks")?));
+        Ok(Store::assemble(
+            meta::Meta::new(meta::SledMeta::new(db)),
+            chunks,
+            true,
+        ))
+    }
+
+    /// A store over the given backends, swept as [`Store::open`] sweeps.
+    pub fn over(meta: meta::Meta, chunks: chunks::Chunks) -> Result<Store> {
+        let store = Store::assemble(meta, chunks, false);
+        store.sweep_orphans()?;
+        Ok(store)
+    }
+
+    fn assemble(meta: meta::Meta, chunks: chunks::Chunks, chunks_synced_with_meta: bool) -> Store {
+        Store {
             inner: Arc::new(Inner {
-                buckets: db.open_tree("buckets")?,
-                chunks: chunks::Chunks::new(chunks::SledChunks::new(db.open_tree("chunks")?)),
-                orphans: db.open_tree("orphans")?,
-                meta: meta::Meta::new(meta::SledMeta::new(db.clone())),
-                db,
+                meta,
+                chunks,
+                chunks_synced_with_meta,
                 bucket_gate: RwLock::new(()),
                 pins: Mutex::new(Pins::default()),
                 decoded_buckets: DecodedCache::default(),
@@ -350,8 +376,7 @@ impl Store {
                     running: tokio::sync::Mutex::new(()),
                 },
             }),
-        };
-        Ok(store)
+        }
     }
 
     /// Makes every write before this call durable.
@@ -365,12 +390,20 @@ impl Store {
         }
         // Every ticket taken so far belongs to writes that are already in sled's log.
         let covers = f.requested.load(Ordering::SeqCst);
-        let db = self.inner.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.sync())
             .await
             .map_err(|e| StorageError::Io(format!("flush task failed: {e}")))??;
         f.durable.fetch_max(covers, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Chunks first, then records: a record made durable never names a chunk that is not.
+    fn sync(&self) -> Result<()> {
+        if !self.inner.chunks_synced_with_meta {
+            self.inner.chunks.sync()?;
+        }
+        self.inner.meta.sync()
     }
 
     /// A named table for records owned by another module. Names starting with `obj/` and the
@@ -393,7 +426,7 @@ impl Store {
     /// Registers a new stream as in flight (in `orphans`) and returns its id.
     pub fn begin_stream(&self, now_millis: u64) -> Result<StreamId> {
         let id = StreamId::fresh().map_err(|e| StorageError::Io(e.to_string()))?;
-        self.inner.orphans.insert(id.0, &now_millis.to_be_bytes())?;
+        self.meta().put(ORPHANS, &id.0, &now_millis.to_be_bytes())?;
         Ok(id)
     }
 
@@ -434,7 +467,7 @@ impl Store {
 
     fn delete_stream_chunks(&self, stream: &StreamId) -> Result<()> {
         self.inner.chunks.delete_stream(stream)?;
-        self.inner.orphans.remove(stream.0)?;
+        self.meta().remove(ORPHANS, &stream.0)?;
         Ok(())
     }
 
@@ -480,8 +513,8 @@ impl Store {
     /// Streams currently listed as unreferenced or in flight.
     pub fn orphan_streams(&self) -> Result<Vec<StreamId>> {
         let mut out = Vec::new();
-        for k in self.inner.orphans.iter().keys() {
-            let k = k?;
+        for kv in self.meta().iter_prefix(ORPHANS, b"") {
+            let (k, _) = kv?;
             if let Ok(arr) = <[u8; STREAM_ID_LEN]>::try_from(k.as_ref()) {
                 out.push(StreamId(arr));
             }
@@ -503,7 +536,7 @@ impl Store {
         let mut swept = 0;
         for s in &orphans {
             if parts.contains(s) {
-                self.inner.orphans.remove(s.0)?;
+                self.meta().remove(ORPHANS, &s.0)?;
             } else {
                 self.delete_stream(s)?;
                 swept += 1;
@@ -516,19 +549,17 @@ impl Store {
 
     pub fn create_bucket(&self, name: &str, record: &BucketRecord) -> Result<()> {
         let _gate = self.gate_exclusive();
-        let res = self.inner.buckets.compare_and_swap(
-            name.as_bytes(),
-            None as Option<&[u8]>,
-            Some(record.encode()),
-        )?;
-        if res.is_err() {
+        if !self
+            .meta()
+            .insert_if_absent(BUCKETS, name.as_bytes(), &record.encode())?
+        {
             return Err(StorageError::BucketExists);
         }
         Ok(())
     }
 
     pub fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
-        let Some(v) = self.inner.buckets.get(name.as_bytes())? else {
+        let Some(v) = self.meta().get(BUCKETS, name.as_bytes())? else {
             return Ok(None);
         };
         self.inner
@@ -539,9 +570,9 @@ impl Store {
 
     pub fn list_buckets(&self) -> Result<Vec<(String, BucketRecord)>> {
         let mut out = Vec::new();
-        for kv in self.inner.buckets.iter() {
+        for kv in self.meta().iter_prefix(BUCKETS, b"") {
             let (k, v) = kv?;
-            let name = String::from_utf8(k.to_vec())
+            let name = String::from_utf8(k)
                 .map_err(|_| StorageError::Corrupt("bucket name is not UTF-8".into()))?;
             out.push((name, BucketRecord::decode(&v)?));
         }
@@ -552,39 +583,46 @@ impl Store {
     pub fn update_bucket(&self, name: &str, record: &BucketRecord) -> Result<()> {
         let _gate = self.gate_shared();
         let old = self
-            .inner
-            .buckets
-            .get(name.as_bytes())?
+            .meta()
+            .get(BUCKETS, name.as_bytes())?
             .ok_or(StorageError::NoSuchBucket)?;
-        let res = self.inner.buckets.compare_and_swap(
+        if self.meta().compare_and_swap(
+            BUCKETS,
             name.as_bytes(),
-            Some(old),
-            Some(record.encode()),
-        )?;
-        res.map_err(|_| StorageError::PreconditionFailed)
+            Some(&old),
+            Some(&record.encode()),
+        )? {
+            Ok(())
+        } else {
+            Err(StorageError::PreconditionFailed)
+        }
     }
 
     /// Deletes a bucket that holds no object (`BucketNotEmpty` otherwise). Uploads in progress
-    /// do not keep it (as in AWS): they go with the bucket record in one transaction that puts
+    /// do not keep it (as in AWS): they go with the bucket record in one commit that puts
     /// their parts' streams into `orphans` (see [`multipart`]). Returns what to reclaim after a
     /// flush.
     pub fn delete_bucket(&self, name: &str) -> Result<multipart::DiscardedUploads> {
         // Exclusive: no object lands and no upload starts in the bucket until it is gone.
         let _gate = self.gate_exclusive();
-        if self.inner.buckets.get(name.as_bytes())?.is_none() {
+        if self.meta().get(BUCKETS, name.as_bytes())?.is_none() {
             return Err(StorageError::NoSuchBucket);
         }
-        let tree = self.objects(name)?;
-        if !tree.is_empty() {
+        let tree = objects_tree_name(name);
+        if !self.meta().is_empty(&tree)? {
             return Err(StorageError::BucketNotEmpty);
         }
         let discarded = self.remove_bucket_with_uploads(name)?;
-        self.inner.db.drop_tree(objects_tree_name(name))?;
+        self.meta().clear_tree(&tree)?;
         Ok(discarded)
     }
 
-    fn objects(&self, bucket: &str) -> Result<sled::Tree> {
-        Ok(self.inner.db.open_tree(objects_tree_name(bucket))?)
+    /// The bucket's record as stored, or `NoSuchBucket`: commits that need the bucket to stand
+    /// check these bytes.
+    fn bucket_bytes(&self, bucket: &str) -> Result<Vec<u8>> {
+        self.meta()
+            .get(BUCKETS, bucket.as_bytes())?
+            .ok_or(StorageError::NoSuchBucket)
     }
 
     fn gate_shared(&self) -> std::sync::RwLockReadGuard<'_, ()> {
@@ -606,10 +644,11 @@ impl Store {
     // ---- objects ----
 
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
-        match self.objects(bucket)?.get(key.as_bytes())? {
+        self.bucket_bytes(bucket)?;
+        match self
+            .meta()
+            .get(&objects_tree_name(bucket), key.as_bytes())?
+        {
             Some(v) => Ok(Some(ObjectRecord::decode(&v)?)),
             None => Ok(None),
         }
@@ -626,62 +665,57 @@ impl Store {
         record: &ObjectRecord,
         check: &dyn Fn(Option<&ObjectRecord>) -> Result<()>,
     ) -> Result<Option<ObjectRecord>> {
-        use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError as Cte;
         let _gate = self.gate_shared();
-        let tree = self.objects(bucket)?;
+        let tree = objects_tree_name(bucket);
         let encoded = record.encode();
         let new_streams = record.stream_ids();
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
-        let old = (&self.inner.buckets, &tree, &self.inner.orphans).transaction(
-            |(buckets, objects, orphans)| {
-                if buckets.get(bucket.as_bytes())?.is_none() {
-                    return Err(Cte::Abort(StorageError::NoSuchBucket));
+        loop {
+            let bucket_now = self.bucket_bytes(bucket)?;
+            let old_bytes = self.meta().get(&tree, key.as_bytes())?;
+            let old = old_bytes.as_deref().map(ObjectRecord::decode).transpose()?;
+            check(old.as_ref())?;
+            let mut c = meta::Commit::new()
+                .check(BUCKETS, bucket.as_bytes(), Some(&bucket_now))
+                .check(&tree, key.as_bytes(), old_bytes.as_deref())
+                .put(&tree, key.as_bytes(), &encoded);
+            for s in &new_streams {
+                c = c.delete(ORPHANS, &s.0);
+            }
+            for s in old.iter().flat_map(ObjectRecord::stream_ids) {
+                if !new_streams.contains(&s) {
+                    c = c.put(ORPHANS, &s.0, &now);
                 }
-                let old = match objects.get(key.as_bytes())? {
-                    Some(v) => Some(ObjectRecord::decode(&v).map_err(Cte::Abort)?),
-                    None => None,
-                };
-                check(old.as_ref()).map_err(Cte::Abort)?;
-                objects.insert(key.as_bytes(), encoded.as_slice())?;
-                for s in &new_streams {
-                    orphans.remove(&s.0)?;
-                }
-                if let Some(old) = &old {
-                    for s in old.stream_ids() {
-                        if !new_streams.contains(&s) {
-                            orphans.insert(&s.0, &now)?;
-                        }
-                    }
-                }
-                Ok(old)
-            },
-        )?;
-        Ok(old)
+            }
+            if self.meta().commit(&c)? {
+                return Ok(old);
+            }
+            // Another writer came between the reads and the commit: judge again.
+        }
     }
 
     /// Atomically removes `bucket/key`, putting its streams into `orphans`. Returns the removed
     /// record (`None` if there was none); the caller deletes its streams after flushing.
     pub fn remove_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError as Cte;
         let _gate = self.gate_shared();
-        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
-        let tree = self.objects(bucket)?;
+        self.bucket_bytes(bucket)?;
+        let tree = objects_tree_name(bucket);
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
-        let old = (&tree, &self.inner.orphans).transaction(|(objects, orphans)| {
-            let old = match objects.remove(key.as_bytes())? {
-                Some(v) => ObjectRecord::decode(&v).map_err(Cte::Abort)?,
-                None => return Ok(None),
+        loop {
+            let Some(old_bytes) = self.meta().get(&tree, key.as_bytes())? else {
+                return Ok(None);
             };
+            let old = ObjectRecord::decode(&old_bytes)?;
+            let mut c = meta::Commit::new()
+                .check(&tree, key.as_bytes(), Some(&old_bytes))
+                .delete(&tree, key.as_bytes());
             for s in old.stream_ids() {
-                orphans.insert(&s.0, &now)?;
+                c = c.put(ORPHANS, &s.0, &now);
             }
-            Ok(Some(old))
-        })?;
-        Ok(old)
+            if self.meta().commit(&c)? {
+                return Ok(Some(old));
+            }
+        }
     }
 
     /// Object records of a bucket in key order, starting at the first key `>= start`.
@@ -690,13 +724,11 @@ impl Store {
         bucket: &str,
         start: &[u8],
     ) -> Result<impl Iterator<Item = Result<(String, ObjectRecord)>> + use<>> {
-        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
-        let tree = self.objects(bucket)?;
-        Ok(tree.range(start.to_vec()..).map(|kv| {
+        self.bucket_bytes(bucket)?;
+        let pages = self.meta().iter_from(&objects_tree_name(bucket), start);
+        Ok(pages.map(|kv| {
             let (k, v) = kv?;
-            let key = String::from_utf8(k.to_vec())
+            let key = String::from_utf8(k)
                 .map_err(|_| StorageError::Corrupt("object key is not UTF-8".into()))?;
             Ok((key, ObjectRecord::decode(&v)?))
         }))
@@ -744,6 +776,9 @@ impl Table {
 }
 
 #[cfg(test)]
+mod power_loss_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -764,7 +799,7 @@ mod tests {
                     }
                 }
             }
-            store.inner.db.flush().unwrap();
+            store.sync().unwrap();
             ids
         };
         // Unswept: `open` would reclaim these streams, which no object refers to.

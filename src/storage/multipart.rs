@@ -29,7 +29,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{ObjectRecord, SseRecord, StreamRecord, decode_json, encode_json};
-use super::{Result, StorageError, Store, StreamId, objects_tree_name};
+use std::ops::Bound;
+
+use super::meta::{Commit, prefix_end};
+use super::{BUCKETS, ORPHANS, Result, StorageError, Store, StreamId, objects_tree_name};
 use crate::clock::unix_millis;
 
 /// Length of an upload id: 12 hex digits of initiation millis, then 20 random hex digits.
@@ -186,14 +189,6 @@ pub fn valid_upload_id(s: &str) -> bool {
 }
 
 impl Store {
-    fn uploads_tree(&self) -> Result<sled::Tree> {
-        Ok(self.inner.db.open_tree(UPLOADS_TREE)?)
-    }
-
-    fn parts_tree(&self) -> Result<sled::Tree> {
-        Ok(self.inner.db.open_tree(PARTS_TREE)?)
-    }
-
     /// A fresh upload id, ordered by `now_millis`.
     pub fn new_upload_id(now_millis: u64) -> std::result::Result<String, StorageError> {
         let mut r = [0u8; 10];
@@ -214,12 +209,19 @@ impl Store {
         record: &UploadRecord,
     ) -> Result<()> {
         let _gate = self.gate_shared();
-        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
-            return Err(StorageError::NoSuchBucket);
+        let ukey = upload_key(bucket, key, upload_id);
+        loop {
+            let c = Commit::new()
+                .check(
+                    BUCKETS,
+                    bucket.as_bytes(),
+                    Some(&self.bucket_bytes(bucket)?),
+                )
+                .put(UPLOADS_TREE, &ukey, &record.encode());
+            if self.meta().commit(&c)? {
+                return Ok(());
+            }
         }
-        self.uploads_tree()?
-            .insert(upload_key(bucket, key, upload_id), record.encode())?;
-        Ok(())
     }
 
     pub fn get_upload(
@@ -228,12 +230,10 @@ impl Store {
         key: &str,
         upload_id: &str,
     ) -> Result<Option<UploadRecord>> {
-        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
+        self.bucket_bytes(bucket)?;
         match self
-            .uploads_tree()?
-            .get(upload_key(bucket, key, upload_id))?
+            .meta()
+            .get(UPLOADS_TREE, &upload_key(bucket, key, upload_id))?
         {
             Some(v) => Ok(Some(UploadRecord::decode(&v)?)),
             None => Ok(None),
@@ -242,12 +242,12 @@ impl Store {
 
     /// Records a part: the part's stream leaves `orphans`, a replaced part's stream enters it.
     ///
-    /// Deliberately no sled transaction: parts are committed while other parts stream their
-    /// chunks in, and a sled 0.34 transaction (a global write lock) waiting behind an insert that
-    /// waits for the log, which waits for the flusher, which waits behind the transaction, is a
-    /// deadlock seen under load. Instead the steps are ordered so that a crash between any two
-    /// leaves every stream referenced or in `orphans`, and the start-up sweep keeps orphans
-    /// still referenced by a part record ([`Store::part_stream_ids`]).
+    /// Deliberately single-key steps, no multi-key commit: parts are committed while other
+    /// parts stream their chunks in, and a sled 0.34 transaction (a global write lock) waiting
+    /// behind an insert that waits for the log, which waits for the flusher, which waits behind
+    /// the transaction, is a deadlock seen under load. Instead the steps are ordered so that a
+    /// crash between any two leaves every stream referenced or in `orphans`, and the start-up
+    /// sweep keeps orphans still referenced by a part record ([`Store::part_stream_ids`]).
     pub fn commit_part(
         &self,
         bucket: &str,
@@ -255,36 +255,32 @@ impl Store {
         upload_id: &str,
         part: &PartRecord,
     ) -> Result<PartCommit> {
-        let uploads = self.uploads_tree()?;
-        let parts = self.parts_tree()?;
+        let meta = self.meta();
         let ukey = upload_key(bucket, key, upload_id);
         let pkey = part_key(upload_id, part.stream.part_number);
         let encoded = part.encode();
+        let stream = part.stream.stream_id.0;
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
         let replaced = loop {
-            if uploads.get(&ukey)?.is_none() {
+            if meta.get(UPLOADS_TREE, &ukey)?.is_none() {
                 return Ok(PartCommit::NoSuchUpload);
             }
-            let old = parts.get(&pkey)?;
+            let old = meta.get(PARTS_TREE, &pkey)?;
             let old_record = old.as_deref().map(PartRecord::decode).transpose()?;
             // Orphaned before it is unreferenced: the sweep keeps it while the record stands.
             if let Some(o) = &old_record {
-                self.inner.orphans.insert(o.stream.stream_id.0, &now)?;
+                meta.put(ORPHANS, &o.stream.stream_id.0, &now)?;
             }
-            if parts
-                .compare_and_swap(&pkey, old, Some(encoded.as_slice()))?
-                .is_ok()
-            {
+            if meta.compare_and_swap(PARTS_TREE, &pkey, old.as_deref(), Some(&encoded))? {
                 break old_record;
             }
             // A concurrent upload of the same part number won; it orphaned what it replaced.
         };
-        self.inner.orphans.remove(part.stream.stream_id.0)?;
-        if uploads.get(&ukey)?.is_none() {
+        meta.remove(ORPHANS, &stream)?;
+        if meta.get(UPLOADS_TREE, &ukey)?.is_none() {
             // Completed or aborted meanwhile, possibly after its sweep of late parts: undo.
-            self.inner.orphans.insert(part.stream.stream_id.0, &now)?;
-            let _ =
-                parts.compare_and_swap(&pkey, Some(encoded.as_slice()), None as Option<&[u8]>)?;
+            meta.put(ORPHANS, &stream, &now)?;
+            meta.compare_and_swap(PARTS_TREE, &pkey, Some(&encoded), None)?;
             return Ok(PartCommit::NoSuchUpload);
         }
         Ok(PartCommit::Recorded { replaced })
@@ -295,8 +291,8 @@ impl Store {
     /// crash before the sweep of late parts ([`Store::sweep_upload_parts`]). Reads only.
     pub fn part_streams(&self) -> Result<PartStreams> {
         let mut live_uploads = std::collections::HashSet::new();
-        for k in self.uploads_tree()?.iter().keys() {
-            let k = k?;
+        for kv in self.meta().iter_prefix(UPLOADS_TREE, b"") {
+            let (k, _) = kv?;
             if let Some(id) = k
                 .len()
                 .checked_sub(UPLOAD_ID_LEN)
@@ -306,7 +302,7 @@ impl Store {
             }
         }
         let mut out = PartStreams::default();
-        for kv in self.parts_tree()?.iter() {
+        for kv in self.meta().iter_prefix(PARTS_TREE, b"") {
             let (k, v) = kv?;
             let stream = PartRecord::decode(&v)?.stream.stream_id;
             if k.get(..UPLOAD_ID_LEN)
@@ -314,7 +310,7 @@ impl Store {
             {
                 out.in_progress.insert(stream);
             } else {
-                out.stray.push((k.to_vec(), stream));
+                out.stray.push((k, stream));
             }
         }
         Ok(out)
@@ -325,12 +321,11 @@ impl Store {
     /// sweep reclaims them.
     pub(super) fn part_stream_ids(&self) -> Result<std::collections::HashSet<StreamId>> {
         let PartStreams { in_progress, stray } = self.part_streams()?;
-        let parts = self.parts_tree()?;
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
         for (key, stream) in stray {
             // Orphaned before it is unreferenced, as everywhere.
-            self.inner.orphans.insert(stream.0, &now)?;
-            parts.remove(key)?;
+            self.meta().put(ORPHANS, &stream.0, &now)?;
+            self.meta().remove(PARTS_TREE, &key)?;
         }
         Ok(in_progress)
     }
@@ -341,29 +336,23 @@ impl Store {
         upload_id: &str,
         after: u32,
     ) -> Result<impl Iterator<Item = Result<PartRecord>> + use<>> {
-        let start = part_key(upload_id, after.saturating_add(1));
         let prefix = upload_id.as_bytes().to_vec();
-        let parts = self.parts_tree()?;
-        let iter = if after == u32::MAX {
-            // Nothing can follow; an empty range.
-            parts.range(prefix.clone()..prefix.clone())
+        let start = if after == u32::MAX {
+            // Nothing can follow: an empty range.
+            Bound::Excluded(prefix_end(&prefix).unwrap_or_default())
         } else {
-            parts.range(start..)
+            Bound::Included(part_key(upload_id, after + 1))
         };
-        Ok(iter
-            .take_while(move |kv| match kv {
-                Ok((k, _)) => k.starts_with(&prefix),
-                Err(_) => true,
-            })
-            .map(|kv| {
-                let (_, v) = kv?;
-                PartRecord::decode(&v)
-            }))
+        let end = prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(self
+            .meta()
+            .iter_range(PARTS_TREE, start, end)
+            .map(|kv| PartRecord::decode(&kv?.1)))
     }
 
-    /// Completes an upload in one transaction: `record` becomes the object at `bucket/key`
-    /// (its streams are the `expected` parts' streams, already out of `orphans`), the upload and
-    /// its part entries go, every part stream the object does not use enters `orphans`, and a
+    /// Completes an upload in one commit: `record` becomes the object at `bucket/key` (its
+    /// streams are the `expected` parts' streams, already out of `orphans`), the upload and its
+    /// part entries go, every part stream the object does not use enters `orphans`, and a
     /// replaced object's streams enter it. `all_parts` is every part recorded for the upload.
     pub fn complete_upload(
         &self,
@@ -373,71 +362,62 @@ impl Store {
         record: &ObjectRecord,
         all_parts: &[PartRecord],
     ) -> Result<CompleteCommit> {
-        use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError as Cte;
         let _gate = self.gate_shared();
-        let objects = self.inner.db.open_tree(objects_tree_name(bucket))?;
-        let uploads = self.uploads_tree()?;
-        let parts = self.parts_tree()?;
+        let meta = self.meta();
+        let objects = objects_tree_name(bucket);
         let ukey = upload_key(bucket, key, upload_id);
         let encoded = record.encode();
         let used = record.stream_ids();
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
-        let r = (
-            &self.inner.buckets,
-            &objects,
-            &uploads,
-            &parts,
-            &self.inner.orphans,
-        )
-            .transaction(|(buckets, objects, uploads, parts, orphans)| {
-                if buckets.get(bucket.as_bytes())?.is_none() {
-                    return Err(Cte::Abort(StorageError::NoSuchBucket));
+        loop {
+            let bucket_now = self.bucket_bytes(bucket)?;
+            let Some(upload_now) = meta.get(UPLOADS_TREE, &ukey)? else {
+                return Ok(CompleteCommit::NoSuchUpload);
+            };
+            let mut c = Commit::new()
+                .check(BUCKETS, bucket.as_bytes(), Some(&bucket_now))
+                .check(UPLOADS_TREE, &ukey, Some(&upload_now))
+                .delete(UPLOADS_TREE, &ukey);
+            let mut unused = Vec::new();
+            for p in all_parts {
+                let pkey = part_key(upload_id, p.stream.part_number);
+                let current = meta.get(PARTS_TREE, &pkey)?;
+                match current.as_deref().map(PartRecord::decode).transpose()? {
+                    Some(cur) if cur.stream.stream_id == p.stream.stream_id => {}
+                    _ => return Ok(CompleteCommit::PartChanged),
                 }
-                if uploads.remove(ukey.as_slice())?.is_none() {
-                    return Ok(CompleteCommit::NoSuchUpload);
+                c = c
+                    .check(PARTS_TREE, &pkey, current.as_deref())
+                    .delete(PARTS_TREE, &pkey);
+                if !used.contains(&p.stream.stream_id) {
+                    c = c.put(ORPHANS, &p.stream.stream_id.0, &now);
+                    unused.push(p.stream.stream_id);
                 }
-                let mut unused = Vec::new();
-                for p in all_parts {
-                    let n = p.stream.part_number;
-                    let current = parts
-                        .remove(part_key(upload_id, n))?
-                        .map(|v| PartRecord::decode(&v))
-                        .transpose()
-                        .map_err(Cte::Abort)?;
-                    match current {
-                        Some(c) if c.stream.stream_id == p.stream.stream_id => {}
-                        // Aborting the transaction undoes the removals above.
-                        _ => return Err(Cte::Abort(StorageError::PreconditionFailed)),
-                    }
-                    if !used.contains(&p.stream.stream_id) {
-                        orphans.insert(&p.stream.stream_id.0, &now)?;
-                        unused.push(p.stream.stream_id);
-                    }
-                }
-                let replaced = match objects.insert(key.as_bytes(), encoded.as_slice())? {
-                    Some(v) => Some(Box::new(ObjectRecord::decode(&v).map_err(Cte::Abort)?)),
-                    None => None,
-                };
-                if let Some(old) = &replaced {
-                    for s in old.stream_ids() {
-                        if !used.contains(&s) {
-                            orphans.insert(&s.0, &now)?;
-                        }
-                    }
-                }
-                Ok(CompleteCommit::Completed { replaced, unused })
-            });
-        match r {
-            Ok(c) => Ok(c),
-            Err(sled::transaction::TransactionError::Abort(StorageError::PreconditionFailed)) => {
-                Ok(CompleteCommit::PartChanged)
             }
-            Err(e) => Err(e.into()),
+            let old = meta.get(&objects, key.as_bytes())?;
+            let replaced = old
+                .as_deref()
+                .map(ObjectRecord::decode)
+                .transpose()?
+                .map(Box::new);
+            c = c.check(&objects, key.as_bytes(), old.as_deref()).put(
+                &objects,
+                key.as_bytes(),
+                &encoded,
+            );
+            for s in replaced.iter().flat_map(|r| r.stream_ids()) {
+                if !used.contains(&s) {
+                    c = c.put(ORPHANS, &s.0, &now);
+                }
+            }
+            if meta.commit(&c)? {
+                return Ok(CompleteCommit::Completed { replaced, unused });
+            }
+            // Something changed between the reads and the commit: judge again.
         }
     }
 
-    /// Removes an upload and its parts in one transaction, putting every part stream into
+    /// Removes an upload and its parts in one commit, putting every part stream into
     /// `orphans`. Returns the streams to delete after a flush, or `None` if there was no upload.
     pub fn abort_upload(
         &self,
@@ -445,97 +425,89 @@ impl Store {
         key: &str,
         upload_id: &str,
     ) -> Result<Option<Vec<StreamId>>> {
-        use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError as Cte;
-        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
-        let all: Vec<PartRecord> = self.list_parts(upload_id, 0)?.collect::<Result<_>>()?;
-        let uploads = self.uploads_tree()?;
-        let parts = self.parts_tree()?;
+        self.bucket_bytes(bucket)?;
+        let meta = self.meta();
         let ukey = upload_key(bucket, key, upload_id);
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
-        let r =
-            (&uploads, &parts, &self.inner.orphans).transaction(|(uploads, parts, orphans)| {
-                if uploads.remove(ukey.as_slice())?.is_none() {
-                    return Ok(None);
-                }
-                let mut streams = Vec::new();
-                for p in &all {
-                    if let Some(v) = parts.remove(part_key(upload_id, p.stream.part_number))? {
-                        let cur = PartRecord::decode(&v).map_err(Cte::Abort)?;
-                        orphans.insert(&cur.stream.stream_id.0, &now)?;
-                        streams.push(cur.stream.stream_id);
-                    }
-                }
-                Ok(Some(streams))
-            })?;
-        Ok(r)
+        loop {
+            let Some(upload_now) = meta.get(UPLOADS_TREE, &ukey)? else {
+                return Ok(None);
+            };
+            let mut c = Commit::new()
+                .check(UPLOADS_TREE, &ukey, Some(&upload_now))
+                .delete(UPLOADS_TREE, &ukey);
+            let mut streams = Vec::new();
+            // The parts as stored: the commit checks the bytes it read.
+            for kv in meta.iter_prefix(PARTS_TREE, upload_id.as_bytes()) {
+                let (pkey, pval) = kv?;
+                let p = PartRecord::decode(&pval)?;
+                c = c
+                    .check(PARTS_TREE, &pkey, Some(&pval))
+                    .delete(PARTS_TREE, &pkey)
+                    .put(ORPHANS, &p.stream.stream_id.0, &now);
+                streams.push(p.stream.stream_id);
+            }
+            if meta.commit(&c)? {
+                return Ok(Some(streams));
+            }
+        }
     }
 
-    /// Removes the record of `bucket` with every upload in progress in it, in one transaction
-    /// that also removes their part entries and puts every part stream into `orphans`.
+    /// Removes the record of `bucket` with every upload in progress in it, in one commit that
+    /// also removes their part entries and puts every part stream into `orphans`.
     ///
     /// The caller holds the bucket gate exclusively (so no upload starts meanwhile) and has
-    /// checked that the bucket holds no object. Transactions cannot scan, so the uploads and
-    /// part numbers are listed first; a part recorded after that listing is left to
+    /// checked that the bucket holds no object. The uploads and their parts are listed first
+    /// and checked unchanged by the commit; a part recorded after that listing is left to
     /// [`Store::sweep_upload_parts`] with the returned upload ids, as after an abort.
     pub(super) fn remove_bucket_with_uploads(&self, bucket: &str) -> Result<DiscardedUploads> {
-        use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError as Cte;
-        let uploads = self.uploads_tree()?;
-        let parts = self.parts_tree()?;
-        let mut listed: Vec<(Vec<u8>, String, Vec<Vec<u8>>)> = Vec::new();
-        for kv in uploads.scan_prefix(bucket_prefix(bucket)) {
-            let (k, _) = kv?;
-            let rest = k.get(bucket_prefix_len(&k)..).unwrap_or_default();
-            let (_, upload_id) = split_upload_key(rest)?;
-            let mut part_keys = Vec::new();
-            for pk in parts.scan_prefix(upload_id.as_bytes()).keys() {
-                part_keys.push(pk?.to_vec());
-            }
-            listed.push((k.to_vec(), upload_id, part_keys));
-        }
+        let meta = self.meta();
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
-        let streams = (&self.inner.buckets, &uploads, &parts, &self.inner.orphans).transaction(
-            |(buckets, uploads, parts, orphans)| {
-                if buckets.remove(bucket.as_bytes())?.is_none() {
-                    return Err(Cte::Abort(StorageError::NoSuchBucket));
+        loop {
+            let bucket_now = self.bucket_bytes(bucket)?;
+            let mut c = Commit::new()
+                .check(BUCKETS, bucket.as_bytes(), Some(&bucket_now))
+                .delete(BUCKETS, bucket.as_bytes());
+            let mut streams = Vec::new();
+            let mut upload_ids = Vec::new();
+            for kv in meta.iter_prefix(UPLOADS_TREE, &bucket_prefix(bucket)) {
+                let (ukey, uval) = kv?;
+                let rest = ukey.get(bucket_prefix_len(&ukey)..).unwrap_or_default();
+                let (_, upload_id) = split_upload_key(rest)?;
+                c = c
+                    .check(UPLOADS_TREE, &ukey, Some(&uval))
+                    .delete(UPLOADS_TREE, &ukey);
+                for pkv in meta.iter_prefix(PARTS_TREE, upload_id.as_bytes()) {
+                    let (pkey, pval) = pkv?;
+                    let p = PartRecord::decode(&pval)?;
+                    c = c
+                        .check(PARTS_TREE, &pkey, Some(&pval))
+                        .delete(PARTS_TREE, &pkey)
+                        .put(ORPHANS, &p.stream.stream_id.0, &now);
+                    streams.push(p.stream.stream_id);
                 }
-                let mut streams = Vec::new();
-                for (ukey, _, part_keys) in &listed {
-                    uploads.remove(ukey.as_slice())?;
-                    for pk in part_keys {
-                        // The part as it is now: a re-upload since the listing orphaned the
-                        // stream it replaced itself.
-                        if let Some(v) = parts.remove(pk.as_slice())? {
-                            let p = PartRecord::decode(&v).map_err(Cte::Abort)?;
-                            orphans.insert(&p.stream.stream_id.0, &now)?;
-                            streams.push(p.stream.stream_id);
-                        }
-                    }
-                }
-                Ok(streams)
-            },
-        )?;
-        Ok(DiscardedUploads {
-            streams,
-            upload_ids: listed.into_iter().map(|(_, id, _)| id).collect(),
-        })
+                upload_ids.push(upload_id);
+            }
+            if meta.commit(&c)? {
+                return Ok(DiscardedUploads {
+                    streams,
+                    upload_ids,
+                });
+            }
+        }
     }
 
     /// Part entries left behind by a part recorded while its upload was being completed or
-    /// aborted, or its bucket deleted (transactions here cannot scan): moves their streams
-    /// into `orphans`, removes the entries, and returns the streams to delete.
+    /// aborted, or its bucket deleted: moves their streams into `orphans`, removes the entries,
+    /// and returns the streams to delete.
     pub fn sweep_upload_parts(&self, upload_id: &str) -> Result<Vec<StreamId>> {
-        let parts = self.parts_tree()?;
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
         let mut out = Vec::new();
-        for kv in parts.scan_prefix(upload_id.as_bytes()) {
+        for kv in self.meta().iter_prefix(PARTS_TREE, upload_id.as_bytes()) {
             let (k, v) = kv?;
             let p = PartRecord::decode(&v)?;
-            self.inner.orphans.insert(p.stream.stream_id.0, &now)?;
-            parts.remove(k)?;
+            self.meta().put(ORPHANS, &p.stream.stream_id.0, &now)?;
+            self.meta().remove(PARTS_TREE, &k)?;
             out.push(p.stream.stream_id);
         }
         Ok(out)
@@ -548,19 +520,14 @@ impl Store {
         bucket: &str,
         start_key: &str,
     ) -> Result<impl Iterator<Item = Result<ListedUpload>> + use<>> {
-        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
+        self.bucket_bytes(bucket)?;
         let prefix = bucket_prefix(bucket);
         let mut start = prefix.clone();
         start.extend_from_slice(start_key.as_bytes());
+        let end = prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
         Ok(self
-            .uploads_tree()?
-            .range(start..)
-            .take_while(move |kv| match kv {
-                Ok((k, _)) => k.starts_with(&prefix),
-                Err(_) => true,
-            })
+            .meta()
+            .iter_range(UPLOADS_TREE, Bound::Included(start), end)
             .map(move |kv| {
                 let (k, v) = kv?;
                 let rest = k.get(bucket_prefix_len(&k)..).unwrap_or_default();
@@ -623,16 +590,18 @@ mod tests {
             // The part record is in; its stream is still listed in `orphans` (the crash).
             let id = "0123456789abcdef0123456789abcdef";
             store
-                .uploads_tree()
-                .unwrap()
-                .insert(upload_key("b", "k", id), test_upload().encode())
+                .meta()
+                .insert(
+                    UPLOADS_TREE,
+                    &upload_key("b", "k", id),
+                    &test_upload().encode(),
+                )
                 .unwrap();
             store
-                .parts_tree()
-                .unwrap()
-                .insert(part_key(id, 1), part.encode())
+                .meta()
+                .insert(PARTS_TREE, &part_key(id, 1), &part.encode())
                 .unwrap();
-            store.inner.db.flush().unwrap();
+            store.sync().unwrap();
             (kept, swept)
         };
         let store = Store::open(dir.path(), &opts).unwrap();
@@ -733,7 +702,7 @@ mod tests {
             let mut ids = discarded.upload_ids.clone();
             ids.sort();
             assert_eq!(ids, vec![a, b]);
-            store.inner.db.flush().unwrap();
+            store.sync().unwrap();
             (gone, kept)
         };
         let store = Store::open(dir.path(), &opts).unwrap();
@@ -772,26 +741,24 @@ mod tests {
             // and passed its own re-check of the upload just before the transaction.
             let stray = test_part(&store, "bkt", "a", &gone, 2);
             // What the abort's transaction does with what it listed.
-            store.inner.orphans.insert(listed.0, &[0u8; 8]).unwrap();
+            store.meta().put(ORPHANS, &listed.0, &[0u8; 8]).unwrap();
             store
-                .parts_tree()
-                .unwrap()
-                .remove(part_key(&gone, 1))
+                .meta()
+                .remove(PARTS_TREE, &part_key(&gone, 1))
                 .unwrap();
             store
-                .uploads_tree()
-                .unwrap()
-                .remove(upload_key("bkt", "a", &gone))
+                .meta()
+                .remove(UPLOADS_TREE, &upload_key("bkt", "a", &gone))
                 .unwrap();
             // The crash: nothing deleted, no late-part sweep.
-            store.inner.db.flush().unwrap();
+            store.sync().unwrap();
             (stray, kept)
         };
         let store = Store::open(dir.path(), &opts).unwrap();
         assert_eq!(store.count_chunks(&stray).unwrap(), 0);
         assert_eq!(store.count_chunks(&kept).unwrap(), 1);
         assert!(store.orphan_streams().unwrap().is_empty());
-        let left: Vec<_> = store.parts_tree().unwrap().iter().keys().collect();
+        let left: Vec<_> = store.meta().iter_prefix(PARTS_TREE, b"").collect();
         assert_eq!(left.len(), 1, "only the live upload's part entry is left");
     }
 

@@ -193,5 +193,119 @@ impl ChunkStore for SledChunks {
     }
 }
 
+// ---- memory, with simulated power loss ----
+
+type ChunkMap = std::collections::BTreeMap<(StreamId, u64), Vec<u8>>;
+
+#[derive(Default)]
+struct MemState {
+    live: ChunkMap,
+    durable: ChunkMap,
+    syncs: u64,
+    freeze_after: Option<u64>,
+}
+
+/// [`ChunkStore`] in memory, for tests, with the power-loss simulation of
+/// [`super::meta::MemMeta`]. Clones share the state.
+#[derive(Clone, Default)]
+pub struct MemChunks {
+    state: std::sync::Arc<std::sync::Mutex<MemState>>,
+}
+
+impl MemChunks {
+    pub fn new() -> MemChunks {
+        MemChunks::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Syncs after the `n`th stop making anything durable.
+    pub fn freeze_durability_after(&self, n: u64) {
+        self.lock().freeze_after = Some(n);
+    }
+
+    pub fn syncs(&self) -> u64 {
+        self.lock().syncs
+    }
+
+    /// What a restart after a power cut now would find.
+    pub fn after_power_loss(&self) -> MemChunks {
+        let durable = self.lock().durable.clone();
+        MemChunks {
+            state: std::sync::Arc::new(std::sync::Mutex::new(MemState {
+                live: durable.clone(),
+                durable,
+                ..MemState::default()
+            })),
+        }
+    }
+
+    fn stream(&self, stream: &StreamId, first: u64) -> Vec<(u64, Vec<u8>)> {
+        self.lock()
+            .live
+            .range((*stream, first)..=(*stream, u64::MAX))
+            .map(|((_, i), v)| (*i, v.clone()))
+            .collect()
+    }
+}
+
+/// A snapshot of a stream's chunks taken when the cursor opened.
+struct MemCursor {
+    chunks: std::vec::IntoIter<(u64, Vec<u8>)>,
+}
+
+impl ChunkCursor for MemCursor {
+    fn next_chunk(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
+        Ok(self.chunks.next())
+    }
+}
+
+impl ChunkStore for MemChunks {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    fn put(&self, stream: &StreamId, index: u64, chunk: &[u8]) -> Result<()> {
+        self.lock().live.insert((*stream, index), chunk.to_vec());
+        Ok(())
+    }
+
+    fn get(&self, stream: &StreamId, index: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock().live.get(&(*stream, index)).cloned())
+    }
+
+    fn cursor(&self, stream: &StreamId, first: u64) -> Result<Box<dyn ChunkCursor>> {
+        Ok(Box::new(MemCursor {
+            chunks: self.stream(stream, first).into_iter(),
+        }))
+    }
+
+    fn delete_stream(&self, stream: &StreamId) -> Result<()> {
+        self.lock().live.retain(|(s, _), _| s != stream);
+        Ok(())
+    }
+
+    fn count(&self, stream: &StreamId) -> Result<u64> {
+        Ok(self.stream(stream, 0).len() as u64)
+    }
+
+    fn streams(&self) -> Result<Vec<StreamId>> {
+        let mut out: Vec<StreamId> = self.lock().live.keys().map(|(s, _)| *s).collect();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn sync(&self) -> Result<()> {
+        let mut st = self.lock();
+        st.syncs += 1;
+        if st.freeze_after.is_none_or(|n| st.syncs <= n) {
+            st.durable = st.live.clone();
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -68,5 +68,12 @@ pub(crate) fn conformance(c: &Chunks) {
 fn sled_backend_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let db = sled::Config::new().path(dir.path()).open().unwrap();
-    conformance(&Chunks::new(SledChunks::new(db.open_tree("chunks").unwrap())));
+    conformance(&Chunks::new(SledChunks::new(
+        db.open_tree("chunks").unwrap(),
+    )));
+}
+
+#[test]
+fn memory_backend_conforms() {
+    conformance(&Chunks::new(MemChunks::new()));
 }

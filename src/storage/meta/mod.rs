@@ -493,8 +493,12 @@ impl MetaStore for SledMeta {
         Ok(())
     }
 
+    /// Drops the sled tree (an emptied bucket's tree would otherwise stay in sled's tree
+    /// list forever); the next use of the name opens a new, empty one.
     fn clear_tree(&self, tree: &str) -> Result<()> {
-        self.tree(tree)?.clear()?;
+        let mut trees = self.trees.write().unwrap_or_else(|p| p.into_inner());
+        trees.remove(tree);
+        self.db.drop_tree(tree)?;
         Ok(())
     }
 }
