@@ -106,8 +106,8 @@ pub struct TlsConfig {
 
 impl TlsConfig {
     /// Where the certificate comes from; `None` for plain HTTP. Call after `Config::validate`.
-    pub fn source(&self, data_dir: &Path) -> Option<crate::server::tls::TlsSource> {
-        use crate::server::tls::TlsSource;
+    pub fn source(&self, data_dir: &Path) -> Option<crate::transport::TlsSource> {
+        use crate::transport::TlsSource;
         match (&self.cert_file, &self.key_file) {
             (Some(cert), Some(key)) => Some(TlsSource::Files {
                 cert: cert.clone(),
@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn tls_section_chooses_the_certificate_and_rejects_half_settings() {
-        use crate::server::tls::TlsSource;
+        use crate::transport::TlsSource;
         let dir = Path::new("/data");
         assert!(Config::default().tls.source(dir).is_none());
 

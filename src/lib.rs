@@ -32,4 +32,5 @@ pub mod server;
 pub mod service;
 pub mod sse;
 pub mod storage;
+pub mod transport;
 pub mod verify;

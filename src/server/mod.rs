@@ -8,7 +8,6 @@
 //! Dispatch: `GET /health` (no auth) -> liveness; `POST /` with `X-Amz-Target` -> the KMS JSON
 //! API; everything else -> S3.
 
-pub mod body;
 pub mod io;
 pub mod tls;
 
@@ -31,7 +30,7 @@ use crate::api::kms::KmsApi;
 use crate::api::s3::S3Api;
 use crate::config::LimitsConfig;
 use crate::kms::audit::{self, Caller};
-use body::ResBody;
+use crate::transport::body::{self, ResBody};
 
 /// Largest request head (request line and header fields) accepted; a larger one gets 431 and the
 /// connection is closed. AWS allows 8 KiB of PUT headers; presigned URLs and metadata stay far
@@ -192,9 +191,7 @@ pub async fn run_with_tls(
     Ok(())
 }
 
-/// Request extension: the request arrived over TLS.
-#[derive(Debug, Clone, Copy)]
-pub struct OverTls;
+pub use crate::transport::OverTls;
 
 /// A request id as S3 shows them: 16 upper-case hex characters.
 pub fn new_request_id() -> String {
@@ -213,7 +210,8 @@ async fn dispatch(app: &App, mut req: Request<Incoming>, peer: SocketAddr) -> Re
     if method == Method::GET && req.uri().path() == "/health" {
         return health();
     }
-    req.extensions_mut().insert(crate::api::s3::PeerAddr(peer));
+    req.extensions_mut()
+        .insert(crate::transport::PeerAddr(peer));
     let caller = Caller {
         request_id: Some(request_id.clone()),
         source_address: Some(peer.ip().to_string()),

@@ -46,20 +46,7 @@ pub enum TlsError {
     Config(String),
 }
 
-/// Where the certificate comes from.
-#[derive(Debug, Clone)]
-pub enum TlsSource {
-    /// PEM files: the certificate chain and its private key.
-    Files { cert: PathBuf, key: PathBuf },
-    /// Generated once into `DATA_DIR/tls/`, reused afterwards.
-    SelfSigned { data_dir: PathBuf },
-}
-
-/// The files `--tls-self-signed` uses under `data_dir`.
-pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
-    let dir = data_dir.join("tls");
-    (dir.join("cert.pem"), dir.join("key.pem"))
-}
+pub use crate::transport::{TlsSource, self_signed_paths};
 
 /// The server configuration for `source`, and the certificate file (for the banner).
 pub fn load(source: &TlsSource) -> Result<(Arc<ServerConfig>, PathBuf), TlsError> {

@@ -27,7 +27,7 @@ use crate::clock::SharedClock;
 use crate::iam::policy::{self, Context};
 use crate::iam::{Iam, IamError, Principal, PrincipalKind, policy_arn, user_arn};
 use crate::kms::Kms;
-use crate::server::body::{self, ResBody};
+use crate::transport::body::{self, ResBody};
 use wire::{ErrorCode, IamRequest, IamResponse, Service, StsRequest, Truncation, WireError};
 
 /// The IAM and STS front end: shared by every connection.

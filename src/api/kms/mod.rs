@@ -30,7 +30,7 @@ use crate::api::auth::{self, AuthRequest, CredentialStore};
 use crate::clock::SharedClock;
 use crate::kms::audit::{self, Source};
 use crate::kms::{Kms, KmsError};
-use crate::server::body::{self, ResBody};
+use crate::transport::body::{self, ResBody};
 pub use error::KmsApiError;
 
 /// Largest request body accepted: a 32 KiB key policy, JSON-escaped, fits; so does the
@@ -186,9 +186,12 @@ impl KmsApi {
             .ok_or(KmsApiError::Auth(auth::AuthError::InvalidAccessKeyId))?;
         audit::set_principal(principal.clone());
         let mut base = crate::iam::policy::Context::new();
-        let secure = parts.extensions.get::<crate::server::OverTls>().is_some();
+        let secure = parts
+            .extensions
+            .get::<crate::transport::OverTls>()
+            .is_some();
         base.insert("aws:SecureTransport", if secure { "true" } else { "false" });
-        if let Some(peer) = parts.extensions.get::<crate::api::s3::PeerAddr>() {
+        if let Some(peer) = parts.extensions.get::<crate::transport::PeerAddr>() {
             base.insert("aws:SourceIp", peer.0.ip().to_string());
         }
         let target = parts

@@ -28,8 +28,8 @@ use super::router::BucketOp;
 use super::xml::{self, Xmlns};
 use super::{Ctx, RequestBody, S3Api, service_error};
 use crate::iam::policy::{self, Policy};
-use crate::server::body::{self, ResBody};
 use crate::storage::records::{Acl, AclGrant, BucketRecord, ObjectOwnership, PublicAccessBlock};
+use crate::transport::body::{self, ResBody};
 
 /// Largest bucket policy, in bytes (AWS: 20 KB).
 pub const MAX_BUCKET_POLICY_LEN: usize = 20 * 1024;

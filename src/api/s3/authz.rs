@@ -565,7 +565,10 @@ impl S3Api {
         principal: Arc<Principal>,
     ) -> Access {
         let mut base = Context::new();
-        let secure = parts.extensions.get::<crate::server::OverTls>().is_some();
+        let secure = parts
+            .extensions
+            .get::<crate::transport::OverTls>()
+            .is_some();
         base.insert("aws:SecureTransport", if secure { "true" } else { "false" });
         if let Some(peer) = parts.extensions.get::<super::PeerAddr>() {
             base.insert("aws:SourceIp", peer.0.ip().to_string());

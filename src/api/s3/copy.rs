@@ -13,11 +13,11 @@ use super::headers::{self, header_str, insert};
 use super::router::{CopySource, VersionId};
 use super::xml::{self, Timestamp, Xmlns};
 use super::{Ctx, S3Api, service_error};
-use crate::server::body::{self, ResBody};
 use crate::service::ServiceError;
 use crate::service::copy::{CopyObjectInput, MetadataDirective, SourceConditions};
 use crate::service::digest::ChecksumAlgorithm;
 use crate::service::objects::WriteConditions;
+use crate::transport::body::{self, ResBody};
 
 const MSG_COPY_TO_ITSELF: &str = "This copy request is illegal because it is trying to copy an \
      object to itself without changing the object's metadata, storage class, website redirect \

@@ -10,8 +10,8 @@ use super::error::{S3Error, S3ErrorCode};
 use super::handlers::read_xml_body;
 use super::xml::{self, Xmlns};
 use super::{Ctx, RequestBody, S3Api, service_error};
-use crate::server::body::{self, ResBody};
 use crate::storage::records::BucketEncryption;
+use crate::transport::body::{self, ResBody};
 
 /// SSE algorithms a bucket default may name.
 const ALGORITHMS: [&str; 3] = ["AES256", "aws:kms", "aws:kms:dsse"];

@@ -13,12 +13,12 @@ use super::router::{EncodingType, ResponseOverrides, VersionId};
 use super::xml::{self, Timestamp, Xmlns};
 use super::{Ctx, RequestBody, S3Api, service_error};
 use crate::api::auth::PayloadCheck;
-use crate::server::body::{self, ChannelBody, ResBody};
 use crate::service::ServiceError;
 use crate::service::digest::Digests;
 use crate::service::list::{ListPage, ListParams};
 use crate::service::objects::{PutObjectInput, RangeSpec, WriteConditions, etag_matches};
 use crate::storage::records::ObjectRecord;
+use crate::transport::body::{self, ChannelBody, ResBody};
 
 /// Pieces of plaintext decrypted ahead of the one being sent.
 const GET_READ_AHEAD: usize = 4;

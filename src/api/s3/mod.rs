@@ -35,11 +35,11 @@ use crate::api::auth::{
 };
 use crate::clock::SharedClock;
 use crate::kms::KmsError;
-use crate::server::body::{self, ResBody};
 use crate::service::digest::ChecksumAlgorithm;
 use crate::service::multipart::PartTarget;
 use crate::service::objects::BodySource;
 use crate::service::{Service, ServiceError};
+use crate::transport::body::{self, ResBody};
 use error::{S3Error, S3ErrorCode};
 use router::{Endpoint, RouteInput};
 
@@ -82,9 +82,7 @@ pub(crate) struct Ctx<'a> {
     pub access: authz::Access,
 }
 
-/// Request extension: the client's address.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub std::net::SocketAddr);
+pub use crate::transport::PeerAddr;
 
 impl S3Api {
     pub async fn handle(
@@ -212,7 +210,10 @@ impl S3Api {
         let access = self.access_for(parts, &verified, principal);
         self.authorize_endpoint(&access, &endpoint, &parts.headers)?;
         if headers::has_sse_c_headers(&parts.headers)
-            && parts.extensions.get::<crate::server::OverTls>().is_none()
+            && parts
+                .extensions
+                .get::<crate::transport::OverTls>()
+                .is_none()
             && !self.allow_sse_c_over_http
         {
             return Err(S3Error::new(

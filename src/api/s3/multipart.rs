@@ -12,7 +12,6 @@ use super::router::{CopySource, EncodingType, VersionId};
 use super::xml::{self, Timestamp, Xmlns};
 use super::{Ctx, RequestBody, S3Api, service_error};
 use crate::api::auth::PayloadCheck;
-use crate::server::body::ResBody;
 use crate::service::ServiceError;
 use crate::service::digest::{ChecksumAlgorithm, Digests};
 use crate::service::multipart::{
@@ -20,6 +19,7 @@ use crate::service::multipart::{
     ListUploadsParams, MultipartError, PartTarget,
 };
 use crate::storage::multipart::UploadRecord;
+use crate::transport::body::ResBody;
 
 /// Multipart failures as S3 reports them.
 pub fn multipart_error(e: MultipartError) -> S3Error {
