@@ -807,6 +807,11 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
             put_bucket_policy(&root_target, &policies::bucket_policy(&opts.bucket)).await?;
         }
         let run_id = random_token(4)?.to_ascii_lowercase();
+        // Runs in the order they run: each run's keys sort after every earlier run's, so every
+        // run appends to the bucket's key order. (Named by principal first, the user's keys
+        // landed in the middle of the order and the root's at its end, a cost the user paid
+        // in every round, not one the alternating order evens out.)
+        let mut seq = 0u32;
         for &size in &opts.sizes {
             let len =
                 usize::try_from(size).map_err(|_| BenchError::Usage("size too large".into()))?;
@@ -841,7 +846,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
                         let ctx = Arc::new(RunCtx {
                             target,
                             prefix: format!(
-                                "bench-{run_id}/{}-c{c}-{}-{}-r{round}/",
+                                "bench-{run_id}/{seq:05}-{}-c{c}-{}-{}-r{round}/",
                                 human_size(size),
                                 sse.name(),
                                 principal.name()
@@ -855,6 +860,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
                             progress: opts.progress,
                             label,
                         });
+                        seq += 1;
                         let mut run = run_phases(&ctx, opts, &ceiling).await;
                         run.principal = principal.name().to_string();
                         run.round = round + 1;
