@@ -176,6 +176,10 @@ async fn bench_runs_as_root_and_as_a_policy_laden_user() {
             ("iam-user", "root", 2)
         );
         assert!(r.ratio > 0.0 && r.ratio.is_finite(), "{r:?}");
+        assert!(
+            r.median_round_ratio > 0.0 && r.median_round_ratio.is_finite(),
+            "{r:?}"
+        );
     }
     assert!(coffer::bench::report::render_text(&report).contains("iam-user / root"));
     for run in &report.runs {

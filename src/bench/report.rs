@@ -129,13 +129,29 @@ pub struct PrincipalRatio {
     pub baseline: String,
     pub rounds: u32,
     pub ratio: f64,
+    /// The median over rounds of this round's ratio (the two principals' runs of one round
+    /// ran back to back): a slow spell of the machine during one run moves the summed
+    /// [`PrincipalRatio::ratio`] by its share of the total, the median only by one rank.
+    pub median_round_ratio: f64,
+}
+
+/// The median of `v` (the mean of the middle two for an even count); `v` non-empty.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
 }
 
 /// The ratios of every principal but the first against the first (see [`PrincipalRatio`]).
 pub fn principal_ratios(runs: &[RunReport]) -> Vec<PrincipalRatio> {
     use std::collections::BTreeMap;
-    // (size, concurrency, sse) -> principals in first-seen order -> phase -> (ops, seconds).
-    type Totals = Vec<(String, BTreeMap<String, (u64, f64)>)>;
+    // (size, concurrency, sse) -> principals in first-seen order -> phase -> (ops, seconds,
+    // ops/s per round).
+    type Totals = Vec<(String, BTreeMap<String, (u64, f64, BTreeMap<u32, f64>)>)>;
     let mut groups: BTreeMap<(u64, usize, String), (Totals, u32)> = BTreeMap::new();
     for run in runs {
         let key = (run.object_size, run.concurrency, run.sse.clone());
@@ -152,6 +168,9 @@ pub fn principal_ratios(runs: &[RunReport]) -> Vec<PrincipalRatio> {
             let t = totals[idx].1.entry(ph.phase.clone()).or_default();
             t.0 += ph.ops;
             t.1 += ph.seconds;
+            if ph.seconds > 0.0 {
+                t.2.insert(run.round, ph.ops as f64 / ph.seconds);
+            }
         }
     }
     let mut out = Vec::new();
@@ -160,11 +179,20 @@ pub fn principal_ratios(runs: &[RunReport]) -> Vec<PrincipalRatio> {
             continue;
         };
         for (principal, phases) in others {
-            for (phase, (ops, secs)) in phases {
-                let Some((bops, bsecs)) = base.get(phase) else {
+            for (phase, (ops, secs, per_round)) in phases {
+                let Some((bops, bsecs, base_rounds)) = base.get(phase) else {
                     continue;
                 };
                 if *bops == 0 || *secs <= 0.0 || *bsecs <= 0.0 {
+                    continue;
+                }
+                let mut paired: Vec<f64> = per_round
+                    .iter()
+                    .filter_map(|(r, rate)| {
+                        base_rounds.get(r).filter(|b| **b > 0.0).map(|b| rate / b)
+                    })
+                    .collect();
+                if paired.is_empty() {
                     continue;
                 }
                 out.push(PrincipalRatio {
@@ -176,6 +204,7 @@ pub fn principal_ratios(runs: &[RunReport]) -> Vec<PrincipalRatio> {
                     baseline: baseline.clone(),
                     rounds,
                     ratio: (*ops as f64 / secs) / (*bops as f64 / bsecs),
+                    median_round_ratio: median(&mut paired),
                 });
             }
         }
@@ -328,12 +357,12 @@ pub fn render_text(report: &Report) -> String {
     if !report.principal_ratios.is_empty() {
         let _ = writeln!(
             s,
-            "\nprincipals (ops/s over all rounds, against the first principal):"
+            "\nprincipals (ops/s over all rounds, against the first principal; median of the rounds' ratios):"
         );
         for r in &report.principal_ratios {
             let _ = writeln!(
                 s,
-                "  {} c{} {} {:<6} {} / {}: {:.3}x ({} round{})",
+                "  {} c{} {} {:<6} {} / {}: {:.3}x ({} round{}; median {:.3}x)",
                 human_size(r.object_size),
                 r.concurrency,
                 r.sse,
@@ -342,7 +371,8 @@ pub fn render_text(report: &Report) -> String {
                 r.baseline,
                 r.ratio,
                 r.rounds,
-                if r.rounds == 1 { "" } else { "s" }
+                if r.rounds == 1 { "" } else { "s" },
+                r.median_round_ratio
             );
         }
     }
@@ -414,7 +444,23 @@ mod tests {
         );
         assert_eq!(r[0].rounds, 2);
         assert!((r[0].ratio - 1.0).abs() < 1e-9, "{}", r[0].ratio);
+        // Rounds 0.8x and 1.2x: the median is their mean.
+        assert!((r[0].median_round_ratio - 1.0).abs() < 1e-9);
         assert!(principal_ratios(&runs[..1]).is_empty());
+        // One slow round moves the sum by its share, the median by one rank.
+        let runs = [
+            run("root", 1, 100, 1.0),
+            run("iam-user", 1, 96, 1.0),
+            run("iam-user", 2, 97, 1.0),
+            run("root", 2, 100, 1.0),
+            run("root", 3, 100, 1.0),
+            run("iam-user", 3, 20, 1.0),
+        ];
+        let r = principal_ratios(&runs);
+        assert!((r[0].ratio - 213.0 / 300.0).abs() < 1e-9, "{}", r[0].ratio);
+        assert!((r[0].median_round_ratio - 0.96).abs() < 1e-9);
+        let mut v = [3.0, 1.0, 2.0];
+        assert_eq!(median(&mut v), 2.0);
     }
 
     #[test]
