@@ -36,6 +36,7 @@ pub mod chunks;
 pub mod meta;
 pub mod multipart;
 pub mod records;
+mod simulated;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

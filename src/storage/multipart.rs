@@ -437,20 +437,32 @@ impl Store {
                 .check(UPLOADS_TREE, &ukey, Some(&upload_now))
                 .delete(UPLOADS_TREE, &ukey);
             let mut streams = Vec::new();
-            // The parts as stored: the commit checks the bytes it read.
-            for kv in meta.iter_prefix(PARTS_TREE, upload_id.as_bytes()) {
-                let (pkey, pval) = kv?;
-                let p = PartRecord::decode(&pval)?;
-                c = c
-                    .check(PARTS_TREE, &pkey, Some(&pval))
-                    .delete(PARTS_TREE, &pkey)
-                    .put(ORPHANS, &p.stream.stream_id.0, &now);
-                streams.push(p.stream.stream_id);
-            }
+            c = self.discard_parts(c, upload_id, &now, &mut streams)?;
             if meta.commit(&c)? {
                 return Ok(Some(streams));
             }
         }
+    }
+
+    /// Adds to `c` the removal of every part entry of `upload_id` as stored now (checked
+    /// unchanged by the commit) with its stream into `orphans`; the streams go to `streams`.
+    fn discard_parts(
+        &self,
+        mut c: Commit,
+        upload_id: &str,
+        now: &[u8],
+        streams: &mut Vec<StreamId>,
+    ) -> Result<Commit> {
+        for kv in self.meta().iter_prefix(PARTS_TREE, upload_id.as_bytes()) {
+            let (pkey, pval) = kv?;
+            let p = PartRecord::decode(&pval)?;
+            c = c
+                .check(PARTS_TREE, &pkey, Some(&pval))
+                .delete(PARTS_TREE, &pkey)
+                .put(ORPHANS, &p.stream.stream_id.0, now);
+            streams.push(p.stream.stream_id);
+        }
+        Ok(c)
     }
 
     /// Removes the record of `bucket` with every upload in progress in it, in one commit that
@@ -477,15 +489,7 @@ impl Store {
                 c = c
                     .check(UPLOADS_TREE, &ukey, Some(&uval))
                     .delete(UPLOADS_TREE, &ukey);
-                for pkv in meta.iter_prefix(PARTS_TREE, upload_id.as_bytes()) {
-                    let (pkey, pval) = pkv?;
-                    let p = PartRecord::decode(&pval)?;
-                    c = c
-                        .check(PARTS_TREE, &pkey, Some(&pval))
-                        .delete(PARTS_TREE, &pkey)
-                        .put(ORPHANS, &p.stream.stream_id.0, &now);
-                    streams.push(p.stream.stream_id);
-                }
+                c = self.discard_parts(c, &upload_id, &now, &mut streams)?;
                 upload_ids.push(upload_id);
             }
             if meta.commit(&c)? {
@@ -616,17 +620,7 @@ mod tests {
             content_type: None,
             headers: Default::default(),
             user_meta: Vec::new(),
-            sse: super::super::records::SseRecord {
-                mode: super::super::records::SseMode::S3,
-                kms_key_arn: None,
-                wrapped_key: None,
-                context: Default::default(),
-                bucket_key: false,
-                customer_key_md5: None,
-                customer_key_mac: None,
-                bucket_key_salt: None,
-                outer_wrapped_key: None,
-            },
+            sse: super::super::records::SseRecord::s3_for_tests(),
             checksum_algorithm: None,
             checksum_type: None,
             acl: None,

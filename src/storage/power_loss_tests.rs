@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::chunks::{Chunks, MemChunks};
 use super::meta::{MemMeta, Meta};
 use super::multipart::{CompleteCommit, PartCommit, PartRecord, UploadRecord};
-use super::records::{BucketRecord, CipherParams, ObjectRecord, SseMode, SseRecord, StreamRecord};
+use super::records::{BucketRecord, CipherParams, ObjectRecord, SseRecord, StreamRecord};
 use super::{Store, StreamId};
 
 const BUCKET: &str = "b";
@@ -17,17 +17,7 @@ const BUCKET: &str = "b";
 type Expected = BTreeMap<String, Vec<Vec<Vec<u8>>>>;
 
 fn sse() -> SseRecord {
-    SseRecord {
-        mode: SseMode::S3,
-        kms_key_arn: None,
-        wrapped_key: None,
-        context: Default::default(),
-        bucket_key: false,
-        customer_key_md5: None,
-        customer_key_mac: None,
-        bucket_key_salt: None,
-        outer_wrapped_key: None,
-    }
+    SseRecord::s3_for_tests()
 }
 
 fn stream_record(id: StreamId, part_number: u32) -> StreamRecord {

@@ -257,6 +257,24 @@ pub struct SseRecord {
     pub outer_wrapped_key: Option<Vec<u8>>,
 }
 
+#[cfg(test)]
+impl SseRecord {
+    /// An SSE-S3 envelope with no key material, for storage tests that never decrypt.
+    pub(crate) fn s3_for_tests() -> SseRecord {
+        SseRecord {
+            mode: SseMode::S3,
+            kms_key_arn: None,
+            wrapped_key: None,
+            context: Default::default(),
+            bucket_key: false,
+            customer_key_md5: None,
+            customer_key_mac: None,
+            bucket_key_salt: None,
+            outer_wrapped_key: None,
+        }
+    }
+}
+
 /// Cipher parameters of an object's streams: nothing about the body format is implicit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CipherParams {

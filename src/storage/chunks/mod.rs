@@ -13,6 +13,7 @@
 //! Like the metadata seam the trait is synchronous (the body pipeline calls it from the
 //! encrypting and decrypting loops); see [`super::meta`].
 
+use super::simulated::{Simulated, State};
 use super::{Result, STREAM_ID_LEN, StorageError, StreamId};
 
 /// A stream's chunks in index order, from the index the cursor was opened at; indexes with no
@@ -197,19 +198,11 @@ impl ChunkStore for SledChunks {
 
 type ChunkMap = std::collections::BTreeMap<(StreamId, u64), Vec<u8>>;
 
-#[derive(Default)]
-struct MemState {
-    live: ChunkMap,
-    durable: ChunkMap,
-    syncs: u64,
-    freeze_after: Option<u64>,
-}
-
 /// [`ChunkStore`] in memory, for tests, with the power-loss simulation of
 /// [`super::meta::MemMeta`]. Clones share the state.
 #[derive(Clone, Default)]
 pub struct MemChunks {
-    state: std::sync::Arc<std::sync::Mutex<MemState>>,
+    disk: Simulated<ChunkMap>,
 }
 
 impl MemChunks {
@@ -217,28 +210,23 @@ impl MemChunks {
         MemChunks::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, MemState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<ChunkMap>> {
+        self.disk.lock()
     }
 
     /// Syncs after the `n`th stop making anything durable.
     pub fn freeze_durability_after(&self, n: u64) {
-        self.lock().freeze_after = Some(n);
+        self.disk.freeze_durability_after(n);
     }
 
     pub fn syncs(&self) -> u64 {
-        self.lock().syncs
+        self.disk.syncs()
     }
 
     /// What a restart after a power cut now would find.
     pub fn after_power_loss(&self) -> MemChunks {
-        let durable = self.lock().durable.clone();
         MemChunks {
-            state: std::sync::Arc::new(std::sync::Mutex::new(MemState {
-                live: durable.clone(),
-                durable,
-                ..MemState::default()
-            })),
+            disk: self.disk.after_power_loss(),
         }
     }
 
@@ -298,11 +286,7 @@ impl ChunkStore for MemChunks {
     }
 
     fn sync(&self) -> Result<()> {
-        let mut st = self.lock();
-        st.syncs += 1;
-        if st.freeze_after.is_none_or(|n| st.syncs <= n) {
-            st.durable = st.live.clone();
-        }
+        self.disk.sync();
         Ok(())
     }
 }

@@ -31,7 +31,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
+
+use super::simulated::{Simulated, State};
 
 use super::{Result, StorageError};
 
@@ -507,22 +509,10 @@ impl MetaStore for SledMeta {
 
 type Trees = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
-#[derive(Default)]
-struct MemState {
-    /// What reads see: every commit so far.
-    live: Trees,
-    /// What a power cut would leave: the state at the last sync that reached the "disk".
-    durable: Trees,
-    syncs: u64,
-    /// Syncs after this many stop reaching the disk (they still return `Ok`, as a disk that
-    /// loses power after acknowledging would have it).
-    freeze_after: Option<u64>,
-}
-
 /// [`MetaStore`] in memory, for tests; see the module docs. Clones share the state.
 #[derive(Clone, Default)]
 pub struct MemMeta {
-    state: Arc<Mutex<MemState>>,
+    disk: Simulated<Trees>,
 }
 
 impl MemMeta {
@@ -530,29 +520,24 @@ impl MemMeta {
         MemMeta::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, MemState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<Trees>> {
+        self.disk.lock()
     }
 
     /// Syncs after the `n`th stop making anything durable.
     pub fn freeze_durability_after(&self, n: u64) {
-        self.lock().freeze_after = Some(n);
+        self.disk.freeze_durability_after(n);
     }
 
     /// Syncs so far.
     pub fn syncs(&self) -> u64 {
-        self.lock().syncs
+        self.disk.syncs()
     }
 
     /// The store a restart after a power cut now would find: only what reached the disk.
     pub fn after_power_loss(&self) -> MemMeta {
-        let durable = self.lock().durable.clone();
         MemMeta {
-            state: Arc::new(Mutex::new(MemState {
-                live: durable.clone(),
-                durable,
-                ..MemState::default()
-            })),
+            disk: self.disk.after_power_loss(),
         }
     }
 }
@@ -599,11 +584,7 @@ impl MetaStore for MemMeta {
     }
 
     fn sync(&self) -> Result<()> {
-        let mut st = self.lock();
-        st.syncs += 1;
-        if st.freeze_after.is_none_or(|n| st.syncs <= n) {
-            st.durable = st.live.clone();
-        }
+        self.disk.sync();
         Ok(())
     }
 
