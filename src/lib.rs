@@ -34,3 +34,7 @@ pub mod sse;
 pub mod storage;
 pub mod transport;
 pub mod verify;
+
+#[cfg(test)]
+#[path = "../tests/services/mod.rs"]
+mod test_services;

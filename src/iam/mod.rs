@@ -173,11 +173,17 @@ pub enum IamError {
     UnmodifiableEntity(String),
     #[error("IAM internal error: {0}")]
     Internal(String),
+    /// The store's backend is down or did not answer in time (`ServiceUnavailable`, 503).
+    #[error("IAM store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<crate::storage::StorageError> for IamError {
     fn from(e: crate::storage::StorageError) -> Self {
-        IamError::Internal(e.to_string())
+        match e {
+            crate::storage::StorageError::Unavailable(m) => IamError::Unavailable(m),
+            e => IamError::Internal(e.to_string()),
+        }
     }
 }
 

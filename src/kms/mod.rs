@@ -145,6 +145,10 @@ pub enum KmsError {
     LimitExceeded(String),
     #[error("KMS internal error: {0}")]
     Internal(String),
+    /// The key store's backend is down or did not answer in time
+    /// (`DependencyTimeoutException`, 503: worth retrying).
+    #[error("the KMS key store is unavailable: {0}")]
+    DependencyTimeout(String),
 }
 
 impl KmsError {
@@ -169,6 +173,7 @@ impl KmsError {
             KmsError::MalformedPolicy(_) => "MalformedPolicyDocumentException",
             KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::Internal(_) => "KMSInternalException",
+            KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
         }
     }
 }

@@ -431,5 +431,8 @@ impl KmsTables {
 }
 
 pub fn storage(e: crate::storage::StorageError) -> KmsError {
-    KmsError::Internal(e.to_string())
+    match e {
+        crate::storage::StorageError::Unavailable(m) => KmsError::DependencyTimeout(m),
+        e => KmsError::Internal(e.to_string()),
+    }
 }

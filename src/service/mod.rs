@@ -68,6 +68,9 @@ pub enum ServiceError {
     Integrity(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A storage backend is down or did not answer in time (S3's 503).
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
     /// The object was replaced or deleted between reading its record and opening its data:
     /// read the record again.
     #[error("the object changed while it was being opened")]
@@ -97,6 +100,7 @@ impl From<StorageError> for ServiceError {
             StorageError::PreconditionFailed => ServiceError::PreconditionFailed,
             StorageError::Corrupt(m) => ServiceError::Integrity(m),
             StorageError::Io(m) => ServiceError::Internal(m),
+            StorageError::Unavailable(m) => ServiceError::Unavailable(m),
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod chunks;
 pub mod meta;
 pub mod multipart;
 pub mod records;
+mod remote;
 mod simulated;
 
 use std::collections::{HashMap, HashSet};
@@ -79,6 +80,9 @@ pub const STREAM_ID_LEN: usize = 16;
 pub enum StorageError {
     #[error("storage I/O error: {0}")]
     Io(String),
+    /// A shared backend (database, object store) is down, slow or refusing: worth retrying.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
     #[error("no such bucket")]

@@ -646,6 +646,13 @@ fn caller_as_user(iam: &Iam, p: &Principal) -> Result<crate::iam::UserInfo, Wire
 }
 
 fn store_error(e: IamError) -> WireError {
+    if let IamError::Unavailable(m) = &e {
+        tracing::warn!(error = %m, "IAM store unavailable");
+        return WireError::new(
+            ErrorCode::ServiceUnavailable,
+            "The request has failed due to a temporary failure of the server.",
+        );
+    }
     let code = match &e {
         IamError::NoSuchEntity(_) => ErrorCode::NoSuchEntity,
         IamError::EntityAlreadyExists(_) => ErrorCode::EntityAlreadyExists,
@@ -654,7 +661,7 @@ fn store_error(e: IamError) -> WireError {
         IamError::MalformedPolicyDocument(_) => ErrorCode::MalformedPolicyDocument,
         IamError::InvalidInput(_) => ErrorCode::InvalidInput,
         IamError::UnmodifiableEntity(_) => ErrorCode::UnmodifiableEntity,
-        IamError::Internal(_) => ErrorCode::ServiceFailure,
+        IamError::Internal(_) | IamError::Unavailable(_) => ErrorCode::ServiceFailure,
     };
     WireError::new(code, e.to_string())
 }

@@ -63,6 +63,7 @@ impl KmsApiError {
         match self {
             KmsApiError::Kms(e) => match e {
                 KmsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                KmsError::DependencyTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
                 KmsError::NotFound(_)
                 | KmsError::Disabled(_)
                 | KmsError::InvalidState(_)
@@ -106,6 +107,9 @@ impl KmsApiError {
         match self {
             KmsApiError::Kms(KmsError::Internal(_)) => {
                 "An internal error occurred. Please try again.".into()
+            }
+            KmsApiError::Kms(KmsError::DependencyTimeout(_)) => {
+                "The system timed out while trying to fulfill the request. Please try again.".into()
             }
             KmsApiError::Auth(AuthError::RequestTimeTooSkewed) => {
                 "Signature expired: the request time is too far from the server's time.".into()

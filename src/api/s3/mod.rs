@@ -735,6 +735,7 @@ pub fn service_error(e: ServiceError) -> S3Error {
                 "We encountered an internal error. Please try again.",
             )
         }
+        ServiceError::Unavailable(m) => unavailable(&m),
         ServiceError::Internal(m) => {
             tracing::error!(error = %m, "internal error");
             S3Error::new(
@@ -748,6 +749,16 @@ pub fn service_error(e: ServiceError) -> S3Error {
         }
         ServiceError::AccessDenied => S3Error::new(C::AccessDenied, msg),
     }
+}
+
+/// A storage backend that is down or slow: S3's retryable 503 `ServiceUnavailable` (the SDKs
+/// retry it with backoff); the cause goes to the server log only.
+fn unavailable(cause: &str) -> S3Error {
+    tracing::warn!(error = %cause, "storage backend unavailable");
+    S3Error::new(
+        S3ErrorCode::ServiceUnavailable,
+        "Service is unable to handle request.",
+    )
 }
 
 /// KMS failures surfaced through S3, with the `KMS.*` codes S3 uses.
@@ -780,5 +791,6 @@ pub fn kms_error(e: KmsError) -> S3Error {
                 "We encountered an internal error. Please try again.",
             )
         }
+        KmsError::DependencyTimeout(m) => unavailable(&m),
     }
 }

@@ -33,6 +33,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
+mod postgres;
+pub use postgres::{PgMeta, PgOptions};
+
 use super::simulated::{Simulated, State};
 
 use super::{Result, StorageError};
