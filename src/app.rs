@@ -20,6 +20,8 @@ use crate::kms::{Kms, KmsOptions, RootKey, SeedKey};
 use crate::secret::{Key32, SecretString};
 use crate::server::App;
 use crate::service::Service;
+use crate::storage::chunks::{Chunks, S3Chunks, S3Options};
+use crate::storage::meta::{Meta, PgMeta, PgOptions};
 use crate::storage::{Store, StoreOptions};
 
 /// The dev root key's file name inside the data directory (dev mode only).
@@ -40,6 +42,8 @@ pub enum StartError {
     },
     #[error("cannot open the store in {path}: {message}")]
     Store { path: PathBuf, message: String },
+    #[error("{0}")]
+    Backend(String),
     #[error("root key: {0}")]
     RootKey(String),
     #[error("{0}")]
@@ -129,6 +133,9 @@ pub fn prepare(cfg: &Config, clock: Option<SharedClock>) -> Result<Prepared, Sta
         )
         .map_err(|e| StartError::Credentials(e.to_string()))?,
     );
+    if !cfg.storage.is_local() {
+        follow_other_nodes(&iam);
+    }
     let guard = Arc::new(KeyGuard::new(kms.clone(), iam.clone(), &cfg.region));
     let service = Service::new(
         store.clone(),
@@ -196,15 +203,111 @@ pub fn open_store(cfg: &Config, sweep: bool) -> Result<Store, StartError> {
     let opts = StoreOptions {
         cache_capacity: cfg.storage.cache_capacity_mib << 20,
     };
-    let opened = if sweep {
-        Store::open(&db_path, &opts)
-    } else {
-        Store::open_unswept(&db_path, &opts)
-    };
-    opened.map_err(|e| StartError::Store {
+    let failed = |message: String| StartError::Store {
         path: db_path.clone(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    if cfg.storage.is_local() {
+        let opened = if sweep {
+            Store::open(&db_path, &opts)
+        } else {
+            Store::open_unswept(&db_path, &opts)
+        };
+        return opened.map_err(|e| failed(e.to_string()));
+    }
+    let (meta, chunks) = shared_backends(&cfg.storage).map_err(StartError::Backend)?;
+    let store =
+        Store::open_backends(&db_path, &opts, meta, chunks).map_err(|e| failed(e.to_string()))?;
+    if sweep {
+        // Other nodes' writes in progress are young orphans: leave them (see the constant).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let swept = store
+            .sweep_orphans_older_than(now.saturating_sub(SHARED_ORPHAN_GRACE.as_millis() as u64))
+            .map_err(|e| failed(e.to_string()))?;
+        if swept > 0 {
+            tracing::info!(
+                streams = swept,
+                "removed unreferenced streams older than a day"
+            );
+        }
+    }
+    Ok(store)
+}
+
+/// On a metadata store other nodes share: rebuilds the IAM index when another node changed
+/// users, keys or policies, every [`crate::iam::REFRESH_INTERVAL`] (the bound on how stale
+/// this node's view is). KMS keys and bucket records need no such task: they are read from
+/// the store on every use. Runs on the caller's runtime until the index is dropped.
+fn follow_other_nodes(iam: &Arc<Iam>) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(iam);
+    handle.spawn(async move {
+        let mut tick = tokio::time::interval(crate::iam::REFRESH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(iam) = weak.upgrade() else { return };
+            match tokio::task::spawn_blocking(move || iam.refresh()).await {
+                Ok(Ok(true)) => tracing::debug!("IAM index rebuilt after another node's change"),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not check for IAM changes"),
+                Err(e) => tracing::warn!(error = %e, "the IAM refresh task failed"),
+            }
+        }
+    });
+}
+
+/// How old an unreferenced stream on shared backends must be before a starting node deletes
+/// it: longer than any write (a 5 GiB PUT, a multipart part) takes, since a young one may be
+/// another node's write in progress. Crash leftovers are removed a day late.
+pub const SHARED_ORPHAN_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// The shared backends the config names (`None`: the data directory's sled database), each
+/// connected and checked, so a wrong URL, refused credentials or a missing bucket stop the
+/// start with an error that says which.
+fn shared_backends(
+    s: &crate::config::StorageConfig,
+) -> Result<(Option<Meta>, Option<Chunks>), String> {
+    use crate::config::{ChunksBackend, MetadataBackend};
+    let meta = match s.metadata.backend {
+        MetadataBackend::Sled => None,
+        MetadataBackend::Postgres => {
+            let opts = PgOptions {
+                url: s.metadata.url.clone().unwrap_or_default(),
+                pool_size: s.metadata.pool_size,
+                deadline: Duration::from_secs(s.metadata.timeout_secs.max(1)),
+            };
+            let pg = PgMeta::connect(&opts)
+                .map_err(|e| format!("metadata database (storage.metadata): {e}"))?;
+            Some(Meta::new(pg))
+        }
+    };
+    let chunks = match s.chunks.backend {
+        ChunksBackend::Sled => None,
+        ChunksBackend::S3 => {
+            let c = &s.chunks;
+            let opts = S3Options {
+                endpoint: c.endpoint.clone().unwrap_or_default(),
+                bucket: c.bucket.clone().unwrap_or_default(),
+                region: c.region.clone(),
+                access_key_id: c.access_key_id.clone().unwrap_or_default(),
+                secret_access_key: SecretString::new(
+                    c.secret_access_key.clone().unwrap_or_default(),
+                ),
+                prefix: c.prefix.clone(),
+                connections: c.connections,
+                deadline: Duration::from_secs(c.timeout_secs.max(1)),
+            };
+            let s3 = S3Chunks::connect(&opts)
+                .map_err(|e| format!("chunk store (storage.chunks): {e}"))?;
+            Some(Chunks::new(s3))
+        }
+    };
+    Ok((meta, chunks))
 }
 
 /// Writes sled's recovery snapshot after a clean stop, so the next start does not replay
@@ -214,7 +317,13 @@ pub fn open_store(cfg: &Config, sweep: bool) -> Result<Store, StartError> {
 /// handle on the store is gone (the server's runtime dropped): sled allows one opener.
 /// Returns how long it took (about what the next start would otherwise have taken).
 pub fn write_recovery_snapshot(cfg: &Config) -> Result<Duration, StartError> {
+    use crate::config::{ChunksBackend, MetadataBackend};
     let started = std::time::Instant::now();
+    let s = &cfg.storage;
+    if s.metadata.backend != MetadataBackend::Sled && s.chunks.backend != ChunksBackend::Sled {
+        // No sled database to snapshot.
+        return Ok(started.elapsed());
+    }
     drop(open_store(cfg, false)?);
     Ok(started.elapsed())
 }

@@ -71,6 +71,149 @@ pub struct LogConfig {
 pub struct StorageConfig {
     /// sled page cache size, MiB.
     pub cache_capacity_mib: u64,
+    /// Where records live: buckets, objects, uploads, KMS keys, IAM.
+    pub metadata: MetadataConfig,
+    /// Where ciphertext chunks live.
+    pub chunks: ChunksConfig,
+}
+
+/// `[storage.metadata]`: `backend = "sled"` (default: the data directory's database) or
+/// `"postgres"` (shared by several nodes).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetadataConfig {
+    pub backend: MetadataBackend,
+    /// `postgres://user:password@host:port/database` (env COFFER_METADATA_URL).
+    pub url: Option<String>,
+    /// Connections per node at most.
+    pub pool_size: usize,
+    /// Seconds one database call may take before the request fails with 503.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetadataBackend {
+    #[default]
+    Sled,
+    Postgres,
+}
+
+/// `[storage.chunks]`: `backend = "sled"` (default) or `"s3"` (any S3-compatible store).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChunksConfig {
+    pub backend: ChunksBackend,
+    /// `http://host:port` of the S3 API.
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Prepended to every upstream key.
+    pub prefix: String,
+    /// Upstream connections per node at most.
+    pub connections: usize,
+    /// Seconds one upstream call may take before the request fails with 503.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChunksBackend {
+    #[default]
+    Sled,
+    S3,
+}
+
+impl std::fmt::Debug for MetadataConfig {
+    /// Never prints the URL: it carries the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataConfig")
+            .field("backend", &self.backend)
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("pool_size", &self.pool_size)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ChunksConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunksConfig")
+            .field("backend", &self.backend)
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("prefix", &self.prefix)
+            .field("connections", &self.connections)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+impl Default for MetadataConfig {
+    fn default() -> Self {
+        MetadataConfig {
+            backend: MetadataBackend::Sled,
+            url: None,
+            pool_size: 16,
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for ChunksConfig {
+    fn default() -> Self {
+        ChunksConfig {
+            backend: ChunksBackend::Sled,
+            endpoint: None,
+            bucket: None,
+            region: DEFAULT_REGION.into(),
+            access_key_id: None,
+            secret_access_key: None,
+            prefix: String::new(),
+            connections: 64,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// Whether every record and chunk lives in the data directory's own database (so one
+    /// process owns it), rather than in a backend other nodes may share.
+    pub fn is_local(&self) -> bool {
+        self.metadata.backend == MetadataBackend::Sled && self.chunks.backend == ChunksBackend::Sled
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let missing = |setting: &'static str| ConfigError::Invalid {
+            setting,
+            message: "must be set for this backend".into(),
+        };
+        if self.metadata.backend == MetadataBackend::Postgres && self.metadata.url.is_none() {
+            return Err(missing("storage.metadata.url"));
+        }
+        if self.chunks.backend == ChunksBackend::S3 {
+            let c = &self.chunks;
+            for (setting, v) in [
+                ("storage.chunks.endpoint", &c.endpoint),
+                ("storage.chunks.bucket", &c.bucket),
+                ("storage.chunks.access_key_id", &c.access_key_id),
+                ("storage.chunks.secret_access_key", &c.secret_access_key),
+            ] {
+                if v.as_deref().is_none_or(str::is_empty) {
+                    return Err(missing(setting));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +390,8 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             cache_capacity_mib: 256,
+            metadata: MetadataConfig::default(),
+            chunks: ChunksConfig::default(),
         }
     }
 }
@@ -344,6 +489,44 @@ impl Config {
         if let Some(v) = env.var("COFFER_AUDIT_LOG") {
             self.kms.audit_log = Some(v.into());
         }
+        let backend = |setting: &'static str, v: String| ConfigError::Invalid {
+            setting,
+            message: format!("{v:?} is not a backend this build knows"),
+        };
+        if let Some(v) = env.var("COFFER_METADATA_BACKEND") {
+            self.storage.metadata.backend = match v.as_str() {
+                "sled" => MetadataBackend::Sled,
+                "postgres" => MetadataBackend::Postgres,
+                _ => return Err(backend("COFFER_METADATA_BACKEND", v)),
+            };
+        }
+        if let Some(v) = env.var("COFFER_METADATA_URL") {
+            self.storage.metadata.url = Some(v);
+        }
+        if let Some(v) = env.var("COFFER_CHUNKS_BACKEND") {
+            self.storage.chunks.backend = match v.as_str() {
+                "sled" => ChunksBackend::Sled,
+                "s3" => ChunksBackend::S3,
+                _ => return Err(backend("COFFER_CHUNKS_BACKEND", v)),
+            };
+        }
+        let chunks = &mut self.storage.chunks;
+        for (name, field) in [
+            ("COFFER_CHUNKS_ENDPOINT", &mut chunks.endpoint),
+            ("COFFER_CHUNKS_BUCKET", &mut chunks.bucket),
+            ("COFFER_CHUNKS_ACCESS_KEY_ID", &mut chunks.access_key_id),
+            (
+                "COFFER_CHUNKS_SECRET_ACCESS_KEY",
+                &mut chunks.secret_access_key,
+            ),
+        ] {
+            if let Some(v) = env.var(name) {
+                *field = Some(v);
+            }
+        }
+        if let Some(v) = env.var("COFFER_CHUNKS_REGION") {
+            chunks.region = v;
+        }
         if let Some(v) = env.var("COFFER_KMS_TEST_CLOCK_OFFSET_FILE") {
             self.kms.test_clock_offset_file = Some(v.into());
         }
@@ -382,6 +565,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        self.storage.validate()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid {
                 setting: "log.format",

@@ -13,7 +13,7 @@
 //! Figures are only as quiet as the machine: client and server share its cores.
 
 pub mod ceiling;
-pub mod client;
+pub use crate::transport::client;
 pub mod phases;
 pub mod policies;
 pub mod report;

@@ -15,7 +15,9 @@
 //! the next request on. Policies are compiled ([`policy::Policy`]) once, when stored or loaded;
 //! bucket and key policies are compiled on first use and kept in a [`PolicyCache`] keyed by the
 //! document's hash, so a changed document is a new entry and the old one simply ages out.
-//! Nodes sharing a metadata store would need a refresh of the index; there is one node today.
+//! Nodes sharing a metadata store see each other's changes through the table's generation
+//! token: every change rewrites it, and [`Iam::refresh`], run every [`REFRESH_INTERVAL`],
+//! rebuilds the index when it moved.
 
 pub mod keys;
 pub mod policy;
@@ -303,6 +305,7 @@ pub struct ManagedPolicyInfo {
 }
 
 /// A user-to-be, from the config file.
+#[derive(Clone)]
 pub struct ConfigUser {
     pub name: String,
     pub path: String,
@@ -314,6 +317,7 @@ pub struct ConfigUser {
 }
 
 /// An account from the config file.
+#[derive(Clone)]
 pub struct ConfigAccount {
     pub id: String,
     pub name: String,
@@ -360,6 +364,9 @@ struct State {
     managed: BTreeMap<String, ManagedEntry>,
 }
 
+/// How often nodes sharing a metadata store check for IAM changes made by other nodes.
+pub const REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Accounts, users, keys and identity policies: the store and its in-memory index.
 pub struct Iam {
     table: Option<Table>,
@@ -370,6 +377,21 @@ pub struct Iam {
     state: RwLock<State>,
     /// Serializes changes (check, write, index update).
     writer: Mutex<()>,
+    /// The config principals, for rebuilding the index.
+    config: Mutex<(Vec<(String, SecretString)>, Vec<ConfigAccount>)>,
+    /// The table's generation token the index was built from (see [`Iam::refresh`]).
+    seen: Mutex<Option<Vec<u8>>>,
+}
+
+/// The IAM table's generation token: rewritten (random) after every change, so a node that
+/// shares the metadata store with others sees that its index is stale by reading one key.
+const GENERATION: &[u8] = b"#generation";
+
+fn bump_generation(t: &Table) -> Result<(), IamError> {
+    let mut token = [0u8; 16];
+    crate::secret::fill_random(&mut token).map_err(|e| IamError::Internal(e.to_string()))?;
+    t.insert(GENERATION, &token)?;
+    Ok(())
 }
 
 /// AWS-managed policies Coffer knows (the documents as AWS publishes them, for the services
@@ -445,9 +467,46 @@ impl Iam {
             default_account: default_account.to_string(),
             state: RwLock::new(State::default()),
             writer: Mutex::new(()),
+            config: Mutex::new((default_root_keys, accounts)),
+            seen: Mutex::new(None),
         };
-        iam.load(default_root_keys, accounts)?;
+        iam.reload()?;
         Ok(iam)
+    }
+
+    /// Rebuilds the index when another node changed the table since it was built (its
+    /// generation token moved); `true` when it did. Nodes sharing a metadata store call this
+    /// every [`REFRESH_INTERVAL`], which bounds how long another node's IAM change takes to
+    /// hold here. A node's own changes hold at once.
+    pub fn refresh(&self) -> Result<bool, IamError> {
+        let Some(t) = &self.table else {
+            return Ok(false);
+        };
+        let now = t.get(GENERATION)?;
+        if *self.seen.lock().unwrap_or_else(|p| p.into_inner()) == now {
+            return Ok(false);
+        }
+        self.reload()?;
+        Ok(true)
+    }
+
+    /// Builds the index from the config principals and the table.
+    fn reload(&self) -> Result<(), IamError> {
+        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        // The token first: a change landing during the load moves it again, so the next
+        // refresh loads again.
+        let token = match &self.table {
+            Some(t) => t.get(GENERATION)?,
+            None => None,
+        };
+        let (keys, accounts) = self
+            .config
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        self.load(keys, accounts)?;
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = token;
+        Ok(())
     }
 
     /// An index with the given config principals and no store (unit tests, the bench).
@@ -465,8 +524,10 @@ impl Iam {
             default_account: default_account.to_string(),
             state: RwLock::new(State::default()),
             writer: Mutex::new(()),
+            config: Mutex::new((default_root_keys, accounts)),
+            seen: Mutex::new(None),
         };
-        iam.load(default_root_keys, accounts)?;
+        iam.reload()?;
         Ok(iam)
     }
 
@@ -850,6 +911,7 @@ impl Iam {
     fn persist_user(&self, account: &str, rec: &UserRecord) -> Result<(), IamError> {
         if let Some(t) = &self.table {
             t.insert(&user_key(account, &rec.name), &encode(rec)?)?;
+            bump_generation(t)?;
         }
         Ok(())
     }
@@ -963,6 +1025,7 @@ impl Iam {
         }
         if let Some(t) = &self.table {
             t.remove(&user_key(account, name))?;
+            bump_generation(t)?;
         }
         self.write().users.remove(&id);
         Ok(())
@@ -1113,6 +1176,7 @@ impl Iam {
         };
         if let Some(t) = &self.table {
             t.insert(&policy_key(account, name), &encode(&rec)?)?;
+            bump_generation(t)?;
         }
         let mut st = self.write();
         st.managed.insert(
@@ -1182,6 +1246,7 @@ impl Iam {
         };
         if let Some(t) = &self.table {
             t.remove(&policy_key(account, &name))?;
+            bump_generation(t)?;
         }
         self.write().managed.remove(arn);
         Ok(())
@@ -1293,6 +1358,7 @@ impl Iam {
                 sealed_secret: seal_secret(root, &id, &secret)?,
             };
             t.insert(&access_key_key(&id), &encode(&rec)?)?;
+            bump_generation(t)?;
         }
         self.write().keys.insert(
             id.clone(),
@@ -1387,6 +1453,7 @@ impl Iam {
             let mut rec: AccessKeyRecord = decode(&v, "access key")?;
             rec.active = active;
             t.insert(&access_key_key(id), &encode(&rec)?)?;
+            bump_generation(t)?;
         }
         if let Some(k) = self.write().keys.get_mut(id) {
             k.active = active;
@@ -1404,6 +1471,7 @@ impl Iam {
         Self::key_of(&self.read(), account, user, id)?;
         if let Some(t) = &self.table {
             t.remove(&access_key_key(id))?;
+            bump_generation(t)?;
         }
         self.write().keys.remove(id);
         Ok(())

@@ -447,15 +447,16 @@ async fn write_stream<B: BodySource>(
         }
     }
     cipher.encrypt_chunk(index, true, &mut buf);
-    pending.store(store, &stream, index)?;
-    store.put_chunk(&stream, index, &buf)?;
+    let size = index * CHUNK_SIZE as u64 + (buf.len() - cipher.overhead()) as u64;
+    pending.push(&mut buf);
+    pending.store_last(store, &stream, index + 1)?;
     if let Some(p) = pipe {
         *digests = p.finish().await?;
     }
     if let Some((alg, value)) = body.trailing_checksum() {
         digests.expect_trailing_checksum(alg, value)?;
     }
-    Ok(index * CHUNK_SIZE as u64 + (buf.len() - cipher.overhead()) as u64)
+    Ok(size)
 }
 
 /// Encrypted chunks a PUT stores together: 1 MiB of ciphertext per connection at most.
@@ -473,6 +474,9 @@ struct ChunkBatch {
     /// Buffers of chunks already stored, reused for the next ones.
     spare: Vec<Vec<u8>>,
 }
+
+// A batch fills one upstream segment of the S3 chunk backend whole (see its module docs).
+const _: () = assert!(ChunkBatch::CHUNKS as u64 == crate::storage::chunks::SEGMENT_CHUNKS);
 
 impl ChunkBatch {
     /// Chunks per batch: 1 MiB of plaintext, a whole object of the most common large size.
@@ -494,9 +498,29 @@ impl ChunkBatch {
 
     /// Stores the batch: the chunks just before chunk `next`.
     fn store(&mut self, store: &Store, stream: &StreamId, next: u64) -> Result<(), ServiceError> {
+        self.append(store, stream, next, false)
+    }
+
+    /// Stores the stream's last batch (its final chunk included).
+    fn store_last(
+        &mut self,
+        store: &Store,
+        stream: &StreamId,
+        next: u64,
+    ) -> Result<(), ServiceError> {
+        self.append(store, stream, next, true)
+    }
+
+    fn append(
+        &mut self,
+        store: &Store,
+        stream: &StreamId,
+        next: u64,
+        ends_stream: bool,
+    ) -> Result<(), ServiceError> {
         let first = next - self.chunks.len() as u64;
-        for (i, mut chunk) in self.chunks.drain(..).enumerate() {
-            store.put_chunk(stream, first + i as u64, &chunk)?;
+        store.append_chunks(stream, first, &self.chunks, ends_stream)?;
+        for mut chunk in self.chunks.drain(..) {
             chunk.clear();
             self.spare.push(chunk);
         }

@@ -366,6 +366,68 @@ impl Store {
         Ok(store)
     }
 
+    /// A store over the backends the config names: `None` is the sled database at `dir`
+    /// (opened once, whichever of the two uses it). Not swept: see
+    /// [`Store::sweep_orphans_older_than`].
+    pub fn open_backends(
+        dir: &Path,
+        opts: &StoreOptions,
+        meta: Option<meta::Meta>,
+        chunks: Option<chunks::Chunks>,
+    ) -> Result<Store> {
+        if meta.is_none() && chunks.is_none() {
+            return Self::open_unswept(dir, opts);
+        }
+        let sled_db = || -> Result<sled::Db> {
+            let config = sled::Config::new()
+                .path(dir)
+                .cache_capacity(opts.cache_capacity)
+                .segment_size(SEGMENT_SIZE)
+                .mode(sled::Mode::HighThroughput);
+            open_waiting_for_lock(&config)
+        };
+        let (meta, chunks) = match (meta, chunks) {
+            (Some(m), Some(c)) => (m, c),
+            (Some(m), None) => {
+                let db = sled_db()?;
+                let c = chunks::Chunks::new(chunks::SledChunks::new(db.open_tree("chunks")?));
+                (m, c)
+            }
+            (None, Some(c)) => (meta::Meta::new(meta::SledMeta::new(sled_db()?)), c),
+            (None, None) => unreachable!("handled above"),
+        };
+        Ok(Store::assemble(meta, chunks, false))
+    }
+
+    /// Deletes the chunks of streams that became unreferenced (or started and never
+    /// committed) before `cutoff_ms`; answers how many. On a store other nodes share, a young
+    /// orphan may be another node's write in progress: sweep only those older than any write
+    /// can take.
+    pub fn sweep_orphans_older_than(&self, cutoff_ms: u64) -> Result<usize> {
+        let parts = self.part_stream_ids()?;
+        let mut swept = 0;
+        for kv in self.meta().iter_prefix(ORPHANS, b"") {
+            let (k, v) = kv?;
+            let (Ok(id), Ok(at)) = (
+                <[u8; STREAM_ID_LEN]>::try_from(k.as_slice()),
+                <[u8; 8]>::try_from(v.as_slice()),
+            ) else {
+                continue;
+            };
+            let s = StreamId(id);
+            if u64::from_be_bytes(at) >= cutoff_ms {
+                continue;
+            }
+            if parts.contains(&s) {
+                self.meta().remove(ORPHANS, &s.0)?;
+            } else {
+                self.delete_stream(&s)?;
+                swept += 1;
+            }
+        }
+        Ok(swept)
+    }
+
     fn assemble(meta: meta::Meta, chunks: chunks::Chunks, chunks_synced_with_meta: bool) -> Store {
         Store {
             inner: Arc::new(Inner {
@@ -437,6 +499,17 @@ impl Store {
 
     pub fn put_chunk(&self, stream: &StreamId, index: u64, value: &[u8]) -> Result<()> {
         self.inner.chunks.put(stream, index, value)
+    }
+
+    /// Appends a batch of a stream's chunks (see [`chunks::ChunkStore::append`]).
+    pub fn append_chunks(
+        &self,
+        stream: &StreamId,
+        first: u64,
+        chunks: &[Vec<u8>],
+        ends_stream: bool,
+    ) -> Result<()> {
+        self.inner.chunks.append(stream, first, chunks, ends_stream)
     }
 
     pub fn get_chunk(&self, stream: &StreamId, index: u64) -> Result<Option<Vec<u8>>> {
@@ -587,10 +660,7 @@ impl Store {
     /// Replaces a bucket's record (configuration changes); fails if the bucket is gone.
     pub fn update_bucket(&self, name: &str, record: &BucketRecord) -> Result<()> {
         let _gate = self.gate_shared();
-        let old = self
-            .meta()
-            .get(BUCKETS, name.as_bytes())?
-            .ok_or(StorageError::NoSuchBucket)?;
+        let old = self.bucket_bytes(name)?;
         if self.meta().compare_and_swap(
             BUCKETS,
             name.as_bytes(),
@@ -608,26 +678,64 @@ impl Store {
     /// their parts' streams into `orphans` (see [`multipart`]). Returns what to reclaim after a
     /// flush.
     pub fn delete_bucket(&self, name: &str) -> Result<multipart::DiscardedUploads> {
-        // Exclusive: no object lands and no upload starts in the bucket until it is gone.
+        // Exclusive: on this node, no object lands and no upload starts in the bucket until it
+        // is gone. Other nodes sharing the metadata store are kept out by the mark below.
         let _gate = self.gate_exclusive();
-        if self.meta().get(BUCKETS, name.as_bytes())?.is_none() {
+        for _ in 0..8 {
+            if let Some(done) = self.try_delete_bucket(name)? {
+                return Ok(done);
+            }
+        }
+        Err(StorageError::PreconditionFailed)
+    }
+
+    /// One attempt; `None` when a concurrent change of the record came between.
+    fn try_delete_bucket(&self, name: &str) -> Result<Option<multipart::DiscardedUploads>> {
+        let Some(old) = self.meta().get(BUCKETS, name.as_bytes())? else {
             return Err(StorageError::NoSuchBucket);
+        };
+        // Mark the record first: every commit that adds to the bucket checks the record's
+        // bytes and refuses a marked one, so once the mark is stored, whatever the scan below
+        // does not see cannot land any more.
+        let mut rec = BucketRecord::decode(&old)?;
+        rec.deleting_since_ms = Some(unix_millis(std::time::SystemTime::now()));
+        let marked = rec.encode();
+        if !self
+            .meta()
+            .compare_and_swap(BUCKETS, name.as_bytes(), Some(&old), Some(&marked))?
+        {
+            return Ok(None);
         }
         let tree = objects_tree_name(name);
         if !self.meta().is_empty(&tree)? {
+            // Not ours to delete: take the mark back (if it is still ours).
+            self.meta()
+                .compare_and_swap(BUCKETS, name.as_bytes(), Some(&marked), Some(&old))?;
             return Err(StorageError::BucketNotEmpty);
         }
-        let discarded = self.remove_bucket_with_uploads(name)?;
+        let Some(discarded) = self.remove_bucket_with_uploads(name, &marked)? else {
+            return Ok(None);
+        };
         self.meta().clear_tree(&tree)?;
-        Ok(discarded)
+        Ok(Some(discarded))
     }
 
-    /// The bucket's record as stored, or `NoSuchBucket`: commits that need the bucket to stand
-    /// check these bytes.
+    /// The bucket's record as stored, or `NoSuchBucket` (also while a DeleteBucket runs):
+    /// commits that need the bucket to stand check these bytes.
     fn bucket_bytes(&self, bucket: &str) -> Result<Vec<u8>> {
-        self.meta()
+        let v = self
+            .meta()
             .get(BUCKETS, bucket.as_bytes())?
-            .ok_or(StorageError::NoSuchBucket)
+            .ok_or(StorageError::NoSuchBucket)?;
+        let rec = self.inner.decoded_buckets.get_or_decode(
+            bucket.as_bytes(),
+            &v,
+            BucketRecord::decode,
+        )?;
+        if rec.is_being_deleted(unix_millis(std::time::SystemTime::now())) {
+            return Err(StorageError::NoSuchBucket);
+        }
+        Ok(v)
     }
 
     fn gate_shared(&self) -> std::sync::RwLockReadGuard<'_, ()> {

@@ -472,13 +472,18 @@ impl Store {
     /// checked that the bucket holds no object. The uploads and their parts are listed first
     /// and checked unchanged by the commit; a part recorded after that listing is left to
     /// [`Store::sweep_upload_parts`] with the returned upload ids, as after an abort.
-    pub(super) fn remove_bucket_with_uploads(&self, bucket: &str) -> Result<DiscardedUploads> {
+    /// `marked`: the bucket's record as the deleter marked it; `None` when the record no
+    /// longer is that (another change replaced the mark).
+    pub(super) fn remove_bucket_with_uploads(
+        &self,
+        bucket: &str,
+        marked: &[u8],
+    ) -> Result<Option<DiscardedUploads>> {
         let meta = self.meta();
         let now = unix_millis(std::time::SystemTime::now()).to_be_bytes();
         loop {
-            let bucket_now = self.bucket_bytes(bucket)?;
             let mut c = Commit::new()
-                .check(BUCKETS, bucket.as_bytes(), Some(&bucket_now))
+                .check(BUCKETS, bucket.as_bytes(), Some(marked))
                 .delete(BUCKETS, bucket.as_bytes());
             let mut streams = Vec::new();
             let mut upload_ids = Vec::new();
@@ -493,10 +498,13 @@ impl Store {
                 upload_ids.push(upload_id);
             }
             if meta.commit(&c)? {
-                return Ok(DiscardedUploads {
+                return Ok(Some(DiscardedUploads {
                     streams,
                     upload_ids,
-                });
+                }));
+            }
+            if meta.get(BUCKETS, bucket.as_bytes())?.as_deref() != Some(marked) {
+                return Ok(None);
             }
         }
     }

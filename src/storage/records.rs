@@ -70,6 +70,22 @@ pub struct BucketRecord {
     /// FULL_CONTROL alone, AWS's default. Evaluated only while ACLs are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Acl>,
+    /// Set (to the time, ms) while a DeleteBucket runs: commits that need the bucket refuse
+    /// it, so no node adds an object after the deleter found the bucket empty. A mark older
+    /// than [`BucketRecord::DELETE_MARK_TTL_MS`] is a deleter that died: ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleting_since_ms: Option<u64>,
+}
+
+impl BucketRecord {
+    /// How long a DeleteBucket's mark holds (a deletion takes milliseconds).
+    pub const DELETE_MARK_TTL_MS: u64 = 60_000;
+
+    /// Whether a DeleteBucket is under way at `now_ms`.
+    pub fn is_being_deleted(&self, now_ms: u64) -> bool {
+        self.deleting_since_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) < Self::DELETE_MARK_TTL_MS)
+    }
 }
 
 /// An access control list: the resource's owning account and what it grants to whom.

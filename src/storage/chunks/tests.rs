@@ -61,7 +61,41 @@ pub(crate) fn conformance(c: &Chunks) {
     assert!(read_all(c, &a, 0).is_empty());
     assert_eq!(c.count(&b).unwrap(), 1);
     assert_eq!(c.streams().unwrap(), vec![b, z]);
+    appends(c);
     c.sync().unwrap();
+}
+
+/// A stream's writer appends batches in order; the last one ends the stream.
+fn appends(c: &Chunks) {
+    let s = id(3, 3);
+    let chunk = |i: u64| vec![(i % 251) as u8; 100 + i as usize];
+    let batch = |r: std::ops::Range<u64>| r.map(chunk).collect::<Vec<_>>();
+    // Whole batches of 16, then a short last one: 37 chunks.
+    c.append(&s, 0, &batch(0..16), false).unwrap();
+    c.append(&s, 16, &batch(16..32), false).unwrap();
+    c.append(&s, 32, &batch(32..37), true).unwrap();
+    let want: Vec<(u64, Vec<u8>)> = (0..37).map(|i| (i, chunk(i))).collect();
+    assert_eq!(read_all(c, &s, 0), want);
+    assert_eq!(read_all(c, &s, 17), want[17..].to_vec());
+    assert_eq!(read_all(c, &s, 36), want[36..].to_vec());
+    assert!(read_all(c, &s, 37).is_empty());
+    assert_eq!(c.get(&s, 20).unwrap(), Some(chunk(20)));
+    assert_eq!(c.count(&s).unwrap(), 37);
+    // A batch that does not start at a multiple of 16, and a stream of exactly 16 chunks.
+    let t = id(3, 4);
+    c.append(&t, 0, &batch(0..3), false).unwrap();
+    c.append(&t, 3, &batch(3..20), true).unwrap();
+    assert_eq!(
+        read_all(c, &t, 0),
+        (0..20).map(|i| (i, chunk(i))).collect::<Vec<_>>()
+    );
+    let u = id(3, 5);
+    c.append(&u, 0, &batch(0..16), true).unwrap();
+    assert_eq!(read_all(c, &u, 0).len(), 16);
+    for x in [s, t, u] {
+        c.delete_stream(&x).unwrap();
+        assert!(read_all(c, &x, 0).is_empty());
+    }
 }
 
 #[test]

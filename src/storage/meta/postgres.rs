@@ -22,10 +22,15 @@
 //! - a compare-and-swap of one key is one conditional statement (`UPDATE … WHERE v = $old`,
 //!   `INSERT … ON CONFLICT DO NOTHING`, `DELETE … WHERE v = $old`): PostgreSQL re-evaluates
 //!   the condition on the newest row version, so it is atomic under read committed;
-//! - anything else is a `SERIALIZABLE` transaction that reads the checked keys, then writes.
+//! - anything else is a `SERIALIZABLE` transaction that reads the checked keys, locking their
+//!   rows (`FOR UPDATE` when the commit writes the row, else `FOR SHARE`: a checked row cannot
+//!   change until the commit ends, not even by a single-statement write), then writes.
 //!   PostgreSQL's serializable snapshot isolation aborts one of two commits that could not
 //!   have run one after the other (including two that both saw a key absent), and the commit
-//!   is run again from the start, a bounded number of times.
+//!   is run again from the start, a bounded number of times. The locks are taken `NOWAIT`:
+//!   a commit never waits while holding locks, so commits do not deadlock (PostgreSQL finds a
+//!   deadlock only after `deadlock_timeout`, a second); a row another commit holds aborts the
+//!   attempt, which is run again after a short random backoff.
 //!
 //! A commit is durable when it returns (PostgreSQL's `synchronous_commit`, on by default), so
 //! [`MetaStore::sync`] has nothing to do. Reads run under read committed: they see every
@@ -62,6 +67,10 @@ const COMMIT_ATTEMPTS: u32 = 64;
 const SCHEMA_LOCK: i64 = 0x636f_6666_6572;
 
 const GET: &str = "SELECT v FROM coffer_kv WHERE tree = $1 AND k = $2";
+/// A check's read: the row stays as read until the commit ends, also against writers that
+/// are not serializable transactions (the single-statement writes and swaps).
+const GET_FOR_SHARE: &str = "SELECT v FROM coffer_kv WHERE tree = $1 AND k = $2 FOR SHARE NOWAIT";
+const GET_FOR_UPDATE: &str = "SELECT v FROM coffer_kv WHERE tree = $1 AND k = $2 FOR UPDATE NOWAIT";
 const PUT: &str = "INSERT INTO coffer_kv (tree, k, v) VALUES ($1, $2, $3) \
                    ON CONFLICT (tree, k) DO UPDATE SET v = EXCLUDED.v";
 const DELETE: &str = "DELETE FROM coffer_kv WHERE tree = $1 AND k = $2";
@@ -371,10 +380,11 @@ async fn run_commit(c: &mut Conn, commit: &Commit) -> Result<bool> {
 
 /// A commit with checks on several keys, as one serializable transaction, run again while
 /// PostgreSQL aborts it as a serialization failure (another commit it could not be ordered
-/// with landed first; the next attempt sees that commit).
+/// with landed first; the next attempt sees that commit) or finds a checked row locked.
 async fn serializable_commit(c: &mut Conn, commit: &Commit) -> Result<bool> {
     let statements = [
-        c.prepared(GET).await?,
+        c.prepared(GET_FOR_SHARE).await?,
+        c.prepared(GET_FOR_UPDATE).await?,
         c.prepared(PUT).await?,
         c.prepared(DELETE).await?,
     ];
@@ -400,7 +410,7 @@ async fn serializable_commit(c: &mut Conn, commit: &Commit) -> Result<bool> {
 
 async fn commit_once(
     client: &mut Client,
-    [get, put, delete]: &[Statement; 3],
+    [share, update, put, delete]: &[Statement; 4],
     commit: &Commit,
 ) -> std::result::Result<bool, tokio_postgres::Error> {
     let isolation = if commit.checks.is_empty() {
@@ -414,8 +424,15 @@ async fn commit_once(
         .start()
         .await?;
     for ch in &commit.checks {
+        // A row the commit writes is locked for update at once: two commits that locked it
+        // for share and then both upgraded would conflict every time.
+        let written = commit
+            .writes
+            .iter()
+            .any(|w| w.tree == ch.tree && w.key == ch.key);
+        let lock = if written { update } else { share };
         let now: Option<Vec<u8>> = tx
-            .query_opt(get, &[&ch.tree, &ch.key])
+            .query_opt(lock, &[&ch.tree, &ch.key])
             .await?
             .map(|r| r.get(0));
         if now != ch.expect {
@@ -436,7 +453,9 @@ async fn commit_once(
 fn retryable(e: &tokio_postgres::Error) -> bool {
     matches!(
         e.code(),
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::LOCK_NOT_AVAILABLE
     )
 }
 

@@ -1,10 +1,13 @@
-//! The bench's S3 client: a minimal HTTP/1.1 keep-alive connection over a tokio `TcpStream`
-//! and a SigV4 header signer built on [`crate::api::auth::sigv4`] (the server's own canonical
-//! forms, so the bench never disagrees with the verifier about what a signature covers).
+//! A small S3 client, used by the bench and by the S3 chunk backend
+//! (`storage::chunks::S3Chunks`): a minimal HTTP/1.1 keep-alive connection over a tokio
+//! `TcpStream` and a SigV4 header signer built on [`crate::api::auth::sigv4`] (the server's
+//! own canonical forms, so the bench never disagrees with the verifier about what a signature
+//! covers).
 //!
-//! Why not hyper's client: a load generator that shares the cores with the server it measures
-//! should cost as little as possible per request; this one writes one request head, reads one
-//! response head and discards the body in place, with no per-request allocation beyond the head.
+//! Why not hyper's client: a load generator that shares the cores with the server it measures,
+//! and a gateway that forwards every chunk, should cost as little as possible per request: this
+//! one writes one request head, reads one response head and discards the body in place (or
+//! keeps it when asked), with no per-request allocation beyond the head.
 //! It speaks only what S3 servers answer with: `Content-Length` or `chunked` bodies, and
 //! `Connection: close`. Every size it reads is bounded ([`MAX_RESPONSE_HEAD`],
 //! [`MAX_KEPT_BODY`]); a malformed response is an error, never a panic.
