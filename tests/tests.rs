@@ -17,10 +17,13 @@
 //! - `verify`: `coffer verify` on clean, crashed, tampered stores and a wrong root key
 //! - `crash`: SIGKILL under load, restart, every acknowledged write intact, nothing left behind
 //! - `bench`: `coffer bench` smoke tests (in-process, tiny settings, no timed assertions)
+//! - `multinode`: several nodes over PostgreSQL and SeaweedFS (started by the test itself)
 //! - `access`: accounts, IAM users and policies, bucket and key policies, anonymous access,
 //!   cross-account access, S3's key uses on the caller's behalf, the audit of all of it
 
 mod common;
+#[path = "services/mod.rs"]
+mod services;
 
 mod access;
 mod at_rest;
@@ -29,6 +32,7 @@ mod cli;
 mod crash;
 mod hostile;
 mod kms_api;
+mod multinode;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_conditional;
