@@ -64,7 +64,8 @@ impl Report {
 /// Opens the data directory of `cfg` and verifies it.
 pub fn verify_data_dir(cfg: &Config) -> Result<Report, StartError> {
     cfg.validate()?;
-    if !cfg.data_dir.join("db").exists() {
+    // On shared backends there may be no local database at all.
+    if cfg.storage.is_local() && !cfg.data_dir.join("db").exists() {
         return Err(StartError::Store {
             path: cfg.data_dir.join("db"),
             message: "no Coffer store here".into(),

@@ -146,7 +146,8 @@ fn encrypt_object(key: &Key32, salt: &[u8; SALT_LEN], data: &[u8], out: &mut Vec
 
 fn sse_spec(sse: SseChoice) -> SseSpec {
     match sse {
-        SseChoice::S3 => SseSpec::S3,
+        // Refused with --ceiling when the options are read.
+        SseChoice::S3 | SseChoice::None => SseSpec::S3,
         SseChoice::Kms => SseSpec::Kms {
             key_id: None,
             context: None,

@@ -55,6 +55,8 @@ pub enum BenchError {
 pub enum SseChoice {
     S3,
     Kms,
+    /// No SSE header: the server's default (for benching a plain S3 server against Coffer).
+    None,
 }
 
 impl SseChoice {
@@ -62,13 +64,16 @@ impl SseChoice {
         match self {
             SseChoice::S3 => "s3",
             SseChoice::Kms => "kms",
+            SseChoice::None => "none",
         }
     }
 
-    pub fn header_value(self) -> &'static str {
+    /// The `x-amz-server-side-encryption` a PUT sends; `None` for none.
+    pub fn header_value(self) -> Option<&'static str> {
         match self {
-            SseChoice::S3 => "AES256",
-            SseChoice::Kms => "aws:kms",
+            SseChoice::S3 => Some("AES256"),
+            SseChoice::Kms => Some("aws:kms"),
+            SseChoice::None => None,
         }
     }
 
@@ -76,8 +81,9 @@ impl SseChoice {
         match s.trim().to_ascii_lowercase().as_str() {
             "s3" | "aes256" | "sse-s3" => Ok(SseChoice::S3),
             "kms" | "aws:kms" | "sse-kms" => Ok(SseChoice::Kms),
+            "none" => Ok(SseChoice::None),
             other => Err(BenchError::Usage(format!(
-                "unknown SSE mode {other:?} (s3 or kms)"
+                "unknown SSE mode {other:?} (s3, kms or none)"
             ))),
         }
     }
@@ -161,7 +167,8 @@ pub struct BenchArgs {
     /// Duration of each phase: 10s, 500ms, 1m.
     #[arg(long, default_value = "10s")]
     pub duration: String,
-    /// SSE modes, comma-separated: s3, kms.
+    /// SSE modes, comma-separated: s3, kms, or none (no SSE header: for benching a plain S3
+    /// server under the same load).
     #[arg(long, default_value = "s3")]
     pub sse: String,
     /// Phases to run, comma-separated, in the fixed order put,get,head,list,mixed,delete.
@@ -324,6 +331,11 @@ impl BenchArgs {
             Some(d) => parse_duration(d)?,
             None => duration.min(Duration::from_secs(3)),
         };
+        if self.ceiling && sse.contains(&SseChoice::None) {
+            return Err(BenchError::Usage(
+                "--ceiling times Coffer's encryption: --sse none has none to time".into(),
+            ));
+        }
         if sizes.is_empty() || concurrency.is_empty() || sse.is_empty() {
             return Err(BenchError::Usage(
                 "--size, --concurrency and --sse need at least one value".into(),

@@ -139,8 +139,12 @@ impl RunCtx {
         } else {
             UNSIGNED_PAYLOAD
         };
-        let sse_value = self.sse.header_value();
-        let sse_header = [("x-amz-server-side-encryption", sse_value)];
+        let sse_header: Vec<(&str, &str)> = self
+            .sse
+            .header_value()
+            .map(|v| ("x-amz-server-side-encryption", v))
+            .into_iter()
+            .collect();
         let head = t.signer.head(
             &RequestSpec {
                 method,

@@ -522,11 +522,7 @@ impl Service {
 
     /// Deletes streams already listed in `orphans` (a failure is repaired at start-up).
     pub(super) fn delete_stream_ids(&self, streams: &[StreamId]) {
-        for s in streams {
-            if let Err(e) = self.store.delete_stream(s) {
-                tracing::warn!(error = %e, "could not delete an unused stream");
-            }
-        }
+        self.store.delete_streams_soon(streams.to_vec());
     }
 
     /// Removes part entries recorded while their upload was completed or aborted, or its

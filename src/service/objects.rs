@@ -254,11 +254,7 @@ impl Service {
     /// Deletes the streams of a replaced or deleted record. They are in `orphans` already, so a
     /// failure here is repaired by the next start-up sweep.
     fn delete_streams(&self, old: &ObjectRecord) {
-        for s in old.stream_ids() {
-            if let Err(e) = self.store.delete_stream(&s) {
-                tracing::warn!(error = %e, "could not delete a replaced stream");
-            }
-        }
+        self.store.delete_streams_soon(old.stream_ids());
     }
 
     /// The current record of an object.

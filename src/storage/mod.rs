@@ -203,6 +203,9 @@ struct Inner {
     chunks: chunks::Chunks,
     /// Whether syncing the metadata also makes chunks durable (both in one sled database).
     chunks_synced_with_meta: bool,
+    /// Replaced streams are deleted off the request path (a remote chunk store: each delete
+    /// is a listing and a request per segment). Their `orphans` entries keep them safe.
+    background_deletes: bool,
     /// Commits take it shared, bucket deletion exclusive: a commit cannot check that a tree is
     /// empty, so this keeps an object from landing in a bucket being deleted. In this process
     /// only: nodes sharing a metadata store need a bucket state in the record instead.
@@ -396,7 +399,11 @@ impl Store {
             (None, Some(c)) => (meta::Meta::new(meta::SledMeta::new(sled_db()?)), c),
             (None, None) => unreachable!("handled above"),
         };
-        Ok(Store::assemble(meta, chunks, false))
+        let mut store = Store::assemble(meta, chunks, false);
+        if let Some(inner) = Arc::get_mut(&mut store.inner) {
+            inner.background_deletes = inner.chunks.backend() != "sled";
+        }
+        Ok(store)
     }
 
     /// Deletes the chunks of streams that became unreferenced (or started and never
@@ -434,6 +441,7 @@ impl Store {
                 meta,
                 chunks,
                 chunks_synced_with_meta,
+                background_deletes: false,
                 bucket_gate: RwLock::new(()),
                 pins: Mutex::new(Pins::default()),
                 decoded_buckets: DecodedCache::default(),
@@ -525,6 +533,26 @@ impl Store {
         Ok(ChunkCursor {
             inner: self.inner.chunks.cursor(stream, first)?,
         })
+    }
+
+    /// Deletes the streams (as [`Store::delete_stream`]), on a blocking thread when the chunk
+    /// store is remote and a runtime is at hand, so the request that replaced them does not
+    /// wait. Failures are logged: the streams stay in `orphans` and a later start sweeps them.
+    pub fn delete_streams_soon(&self, streams: Vec<StreamId>) {
+        let run = |store: &Store, streams: &[StreamId]| {
+            for s in streams {
+                if let Err(e) = store.delete_stream(s) {
+                    tracing::warn!(error = %e, "could not delete an unreferenced stream");
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if self.inner.background_deletes => {
+                let store = self.clone();
+                h.spawn_blocking(move || run(&store, &streams));
+            }
+            _ => run(self, &streams),
+        }
     }
 
     /// Deletes every chunk of a stream, then its `orphans` entry. The stream stays in `orphans`

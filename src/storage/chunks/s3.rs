@@ -90,6 +90,58 @@ struct Upstream {
     prefix: String,
     idle: Mutex<Vec<Conn>>,
     slots: Semaphore,
+    /// Segments fetched to answer [`ChunkStore::contains`], kept for the reader that follows:
+    /// a GET checks that chunk 0 exists when it pins the stream, then reads it, and without
+    /// this the first segment would cross the network twice. Segments never change, so an
+    /// entry is only ever dropped: when taken, when its stream is deleted or the segment
+    /// rewritten, when older than [`RECENT_TTL`], or when [`RECENT_MAX`] newer ones came.
+    recent: Mutex<std::collections::VecDeque<Recent>>,
+}
+
+struct Recent {
+    stream: StreamId,
+    segment: u64,
+    at: std::time::Instant,
+    seg: Segment,
+}
+
+/// Segments kept for the next reader at most, and for how long.
+const RECENT_MAX: usize = 32;
+const RECENT_TTL: Duration = Duration::from_secs(2);
+
+impl Upstream {
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Recent>> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn keep_recent(&self, stream: &StreamId, segment: u64, seg: Segment) {
+        let mut r = self.lock_recent();
+        r.retain(|e| e.at.elapsed() < RECENT_TTL && !(e.stream == *stream && e.segment == segment));
+        if r.len() >= RECENT_MAX {
+            r.pop_front();
+        }
+        r.push_back(Recent {
+            stream: *stream,
+            segment,
+            at: std::time::Instant::now(),
+            seg,
+        });
+    }
+
+    fn take_recent(&self, stream: &StreamId, segment: u64) -> Option<Segment> {
+        let mut r = self.lock_recent();
+        let i = r
+            .iter()
+            .position(|e| e.stream == *stream && e.segment == segment)?;
+        r.remove(i)
+            .filter(|e| e.at.elapsed() < RECENT_TTL)
+            .map(|e| e.seg)
+    }
+
+    fn forget(&self, stream: &StreamId, segment: Option<u64>) {
+        self.lock_recent()
+            .retain(|e| e.stream != *stream || segment.is_some_and(|s| s != e.segment));
+    }
 }
 
 impl S3Chunks {
@@ -148,6 +200,7 @@ impl S3Chunks {
             prefix: opts.prefix.clone(),
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(opts.connections.max(1)),
+            recent: Mutex::new(std::collections::VecDeque::new()),
         };
         let store = S3Chunks {
             remote: Arc::new(remote),
@@ -185,6 +238,7 @@ impl S3Chunks {
     }
 
     fn write_segment(&self, stream: &StreamId, segment: u64, seg: &Segment) -> Result<()> {
+        self.up.forget(stream, Some(segment));
         let path = self.segment_path(stream, segment);
         let body = seg.encode();
         self.remote.block(self.up.write(&path, &body))
@@ -504,15 +558,20 @@ impl ChunkCursor for S3Cursor {
             if self.done {
                 return Ok(None);
             }
-            let fetch = match self.ahead.take() {
-                Some(f) => f,
-                None => self.fetch(self.segment),
+            let seg = match (
+                self.ahead.take(),
+                self.store.up.take_recent(&self.stream, self.segment),
+            ) {
+                (None, Some(kept)) => Some(kept),
+                (ahead, _) => {
+                    let fetch = ahead.unwrap_or_else(|| self.fetch(self.segment));
+                    self.store.remote.block(async {
+                        fetch.await.map_err(|e| {
+                            StorageError::Io(format!("a chunk read task failed: {e}"))
+                        })?
+                    })?
+                }
             };
-            let seg = self.store.remote.block(async {
-                fetch
-                    .await
-                    .map_err(|e| StorageError::Io(format!("a chunk read task failed: {e}")))?
-            })?;
             let Some(seg) = seg else {
                 // A hole (only streams written by single puts have them): find the next
                 // segment there is, if any.
@@ -597,9 +656,23 @@ impl ChunkStore for S3Chunks {
 
     fn get(&self, stream: &StreamId, index: u64) -> Result<Option<Vec<u8>>> {
         let (segment, slot) = split(index);
-        Ok(self
-            .read_segment(stream, segment)?
-            .and_then(|mut s| s.slots[slot].take()))
+        let seg = match self.up.take_recent(stream, segment) {
+            Some(s) => Some(s),
+            None => self.read_segment(stream, segment)?,
+        };
+        Ok(seg.and_then(|mut s| s.slots[slot].take()))
+    }
+
+    /// Fetches the chunk's segment and keeps it for the reader that usually follows (see
+    /// `Upstream::recent`).
+    fn contains(&self, stream: &StreamId, index: u64) -> Result<bool> {
+        let (segment, slot) = split(index);
+        let Some(seg) = self.read_segment(stream, segment)? else {
+            return Ok(false);
+        };
+        let present = seg.slots[slot].is_some();
+        self.up.keep_recent(stream, segment, seg);
+        Ok(present)
     }
 
     fn cursor(&self, stream: &StreamId, first: u64) -> Result<Box<dyn ChunkCursor>> {
@@ -615,6 +688,7 @@ impl ChunkStore for S3Chunks {
     }
 
     fn delete_stream(&self, stream: &StreamId) -> Result<()> {
+        self.up.forget(stream, None);
         let prefix = format!("{}{}/", self.up.prefix, stream.to_hex());
         let up = self.up.clone();
         let bucket = self.up.bucket.clone();
