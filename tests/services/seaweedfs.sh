@@ -93,19 +93,24 @@ stop_all() { # DIR
     done <"$dir/pids"
     [[ ${#pids[@]} -gt 0 ]] || return 0
     kill -TERM "${pids[@]}" 2>/dev/null || true
-    for _ in $(seq 50); do
-        left=()
-        for pid in "${pids[@]}"; do if ours "$dir" "$pid"; then left+=("$pid"); fi; done
-        [[ ${#left[@]} -gt 0 ]] || return 0
-        sleep 0.1
-    done
+    read -ra left <<<"$(survivors "$dir" "${pids[@]}")"
+    [[ ${#left[@]} -gt 0 ]] || return 0
     kill -KILL "${left[@]}" 2>/dev/null || true
+    survivors "$dir" "${left[@]}" >/dev/null
+}
+
+# Waits up to 5 s for the processes (of DIR) to be gone; prints those still there.
+survivors() { # DIR PID...
+    local dir=$1 pid
+    shift
+    local -a left=()
     for _ in $(seq 50); do
         left=()
-        for pid in "${pids[@]}"; do if ours "$dir" "$pid"; then left+=("$pid"); fi; done
+        for pid in "$@"; do if ours "$dir" "$pid"; then left+=("$pid"); fi; done
         [[ ${#left[@]} -gt 0 ]] || return 0
         sleep 0.1
     done
+    echo "${left[@]}"
 }
 
 http_code() { # URL

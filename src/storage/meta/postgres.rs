@@ -53,7 +53,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, IsolationLevel, NoTls, Statement};
+use tokio_postgres::{Client, NoTls, Statement};
 
 use super::super::remote::Remote;
 use super::{Commit, MetaStore, Scan};
@@ -390,7 +390,7 @@ async fn serializable_commit(c: &mut Conn, commit: &Commit) -> Result<bool> {
     ];
     let mut attempt = 0;
     loop {
-        match commit_once(&mut c.client, &statements, commit).await {
+        match commit_once(&c.client, &statements, commit).await {
             Err(e) if retryable(&e) && attempt + 1 < COMMIT_ATTEMPTS => {
                 attempt += 1;
                 // Back off a little more each time, spread so two retriers part ways.
@@ -408,22 +408,23 @@ async fn serializable_commit(c: &mut Conn, commit: &Commit) -> Result<bool> {
     }
 }
 
+/// One attempt, in two round trips: `BEGIN` and every check's locking read are sent
+/// together, then (if the checks hold) every write and `COMMIT` together. PostgreSQL runs a
+/// connection's statements in order, so pipelining changes no outcome; an error in the first
+/// batch leaves the transaction aborted, and it is rolled back before the connection is used
+/// again.
 async fn commit_once(
-    client: &mut Client,
+    client: &Client,
     [share, update, put, delete]: &[Statement; 4],
     commit: &Commit,
 ) -> std::result::Result<bool, tokio_postgres::Error> {
-    let isolation = if commit.checks.is_empty() {
-        IsolationLevel::ReadCommitted
+    use futures_util::future::join_all;
+    let begin = if commit.checks.is_empty() {
+        "BEGIN"
     } else {
-        IsolationLevel::Serializable
+        "BEGIN ISOLATION LEVEL SERIALIZABLE"
     };
-    let tx = client
-        .build_transaction()
-        .isolation_level(isolation)
-        .start()
-        .await?;
-    for ch in &commit.checks {
+    let reads = commit.checks.iter().map(|ch| {
         // A row the commit writes is locked for update at once: two commits that locked it
         // for share and then both upgraded would conflict every time.
         let written = commit
@@ -431,22 +432,38 @@ async fn commit_once(
             .iter()
             .any(|w| w.tree == ch.tree && w.key == ch.key);
         let lock = if written { update } else { share };
-        let now: Option<Vec<u8>> = tx
-            .query_opt(lock, &[&ch.tree, &ch.key])
-            .await?
-            .map(|r| r.get(0));
+        async move { client.query_opt(lock, &[&ch.tree, &ch.key]).await }
+    });
+    let (began, read) = tokio::join!(client.batch_execute(begin), join_all(reads));
+    let checked = began.and_then(|()| read.into_iter().collect::<std::result::Result<Vec<_>, _>>());
+    let rows = match checked {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The first error is the cause; later statements only saw an aborted transaction.
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(e);
+        }
+    };
+    for (ch, row) in commit.checks.iter().zip(rows) {
+        let now: Option<Vec<u8>> = row.map(|r| r.get(0));
         if now != ch.expect {
-            tx.rollback().await?;
+            client.batch_execute("ROLLBACK").await?;
             return Ok(false);
         }
     }
-    for w in &commit.writes {
+    let writes = commit.writes.iter().map(|w| async move {
         match &w.value {
-            Some(v) => tx.execute(put, &[&w.tree, &w.key, v]).await?,
-            None => tx.execute(delete, &[&w.tree, &w.key]).await?,
-        };
+            Some(v) => client.execute(put, &[&w.tree, &w.key, v]).await,
+            None => client.execute(delete, &[&w.tree, &w.key]).await,
+        }
+    });
+    let (written, committed) = tokio::join!(join_all(writes), client.batch_execute("COMMIT"));
+    // After a failed write, PostgreSQL answers COMMIT with a rollback, not an error: the
+    // writes' results decide.
+    for w in written {
+        w?;
     }
-    tx.commit().await?;
+    committed?;
     Ok(true)
 }
 
