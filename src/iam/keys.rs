@@ -250,11 +250,15 @@ impl KeyProvider for GovernedKeys {
         blob: &[u8],
         context: &EncryptionContext,
     ) -> Result<DecryptedDataKey, KmsError> {
-        // A blob that does not parse is the KMS's error to report, as before.
-        if let Ok(access) = self.guard.kms.blob_key_access(blob) {
-            self.authorize("kms:Decrypt", access, context)?;
+        // A blob that does not parse is the KMS's error to report, as before. The record the
+        // check loaded serves the unwrap too (one key-store read, not two).
+        match self.guard.kms.blob_key_access_of(blob) {
+            Ok((access, rec)) => {
+                self.authorize("kms:Decrypt", access, context)?;
+                self.guard.kms.decrypt_data_key_of(Some(rec), blob, context)
+            }
+            Err(_) => self.guard.kms.decrypt_data_key(blob, context),
         }
-        self.guard.kms.decrypt_data_key(blob, context)
     }
 
     fn resolve_key_arn(&self, key: KeyRef<'_>) -> Result<String, KmsError> {

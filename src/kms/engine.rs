@@ -805,7 +805,20 @@ impl Kms {
         context: &EncryptionContext,
         internal: bool,
     ) -> Result<(SecretBytes, String), KmsError> {
-        let rec = match self.load_key(&parsed.key_id)? {
+        self.open_blob_of(None, parsed, context, internal)
+    }
+
+    /// [`Kms::open_blob`] with the key's record when the caller just loaded it (`loaded`, used
+    /// only if it is the blob's key): one read of the key store instead of two.
+    fn open_blob_of(
+        &self,
+        loaded: Option<KeyRecord>,
+        parsed: &blob::ParsedBlob<'_>,
+        context: &EncryptionContext,
+        internal: bool,
+    ) -> Result<(SecretBytes, String), KmsError> {
+        let loaded = loaded.filter(|r| r.id().is_ok_and(|id| id == parsed.key_id));
+        let rec = match loaded.map_or_else(|| self.load_key(&parsed.key_id), |r| Ok(Some(r)))? {
             Some(r) if internal || !r.service_owned => r,
             _ => return Err(self.key_not_found(&parsed.key_id)),
         };
@@ -1120,6 +1133,38 @@ impl Kms {
     }
 }
 
+impl Kms {
+    /// S3's data-key unwrap, with the key's record when the caller (the access check) just
+    /// loaded it: see [`Kms::open_blob_of`].
+    pub fn decrypt_data_key_of(
+        &self,
+        loaded: Option<KeyRecord>,
+        blob: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<DecryptedDataKey, KmsError> {
+        let parsed = blob::parse(blob);
+        let r = parsed.and_then(|parsed| {
+            let (pt, key_arn) = self.open_blob_of(loaded, &parsed, context, true)?;
+            // A blob of the right key but not a 32-byte data key was not made by
+            // generate_data_key.
+            let plaintext = Key32::from_slice(pt.expose()).ok_or(KmsError::InvalidCiphertext)?;
+            Ok(DecryptedDataKey { plaintext, key_arn })
+        });
+        let arn = match &r {
+            Ok(d) => Some(d.key_arn.clone()),
+            Err(_) => blob::parse(blob).ok().map(|p| self.key_arn(&p.key_id)),
+        };
+        self.audit(
+            Source::S3,
+            "Decrypt",
+            arn.as_deref(),
+            Some(context),
+            r.as_ref().err(),
+        );
+        r
+    }
+}
+
 impl KeyProvider for Kms {
     fn generate_data_key(
         &self,
@@ -1154,26 +1199,7 @@ impl KeyProvider for Kms {
         blob: &[u8],
         context: &EncryptionContext,
     ) -> Result<DecryptedDataKey, KmsError> {
-        let parsed = blob::parse(blob);
-        let r = parsed.and_then(|parsed| {
-            let (pt, key_arn) = self.open_blob(&parsed, context, true)?;
-            // A blob of the right key but not a 32-byte data key was not made by
-            // generate_data_key.
-            let plaintext = Key32::from_slice(pt.expose()).ok_or(KmsError::InvalidCiphertext)?;
-            Ok(DecryptedDataKey { plaintext, key_arn })
-        });
-        let arn = match &r {
-            Ok(d) => Some(d.key_arn.clone()),
-            Err(_) => blob::parse(blob).ok().map(|p| self.key_arn(&p.key_id)),
-        };
-        self.audit(
-            Source::S3,
-            "Decrypt",
-            arn.as_deref(),
-            Some(context),
-            r.as_ref().err(),
-        );
-        r
+        self.decrypt_data_key_of(None, blob, context)
     }
 
     fn resolve_key_arn(&self, key: KeyRef<'_>) -> Result<String, KmsError> {

@@ -474,14 +474,20 @@ impl Kms {
     /// [`Kms::key_access`] of the key a ciphertext blob names; `None` for the service-owned
     /// SSE-S3 key, which no principal calls (S3 uses it on its own behalf).
     pub fn blob_key_access(&self, blob: &[u8]) -> Result<Option<KeyAccess>, KmsError> {
+        self.blob_key_access_of(blob).map(|(access, _)| access)
+    }
+
+    /// [`Kms::blob_key_access`] and the key's record, for [`Kms::decrypt_data_key_of`].
+    pub fn blob_key_access_of(
+        &self,
+        blob: &[u8],
+    ) -> Result<(Option<KeyAccess>, KeyRecord), KmsError> {
         let parsed = super::blob::parse(blob)?;
         let Some(rec) = self.load_key(&parsed.key_id)? else {
             return Err(KmsError::InvalidCiphertext);
         };
-        if rec.service_owned {
-            return Ok(None);
-        }
-        Ok(Some(self.access_of(&rec)))
+        let access = (!rec.service_owned).then(|| self.access_of(&rec));
+        Ok((access, rec))
     }
 
     /// [`Kms::key_access`] for a key reference as S3 holds them; `None` for the service key.

@@ -4,9 +4,14 @@
 //! ordered key-value store of named trees with atomic, check-guarded commits) and ciphertext
 //! through the chunk store ([`chunks`]). [`Store`] builds buckets, objects, uploads and the
 //! orphan bookkeeping on those two traits only, so it runs over any pair of backends
-//! ([`Store::over`]); [`Store::open`] uses sled for both. Multi-key changes are optimistic:
-//! read, then commit with checks that the keys read are unchanged, and judge again when
-//! another writer came between.
+//! ([`Store::over`], [`Store::open_backends`]); [`Store::open`] uses sled for both. Backends:
+//! sled, PostgreSQL ([`meta::PgMeta`]) and memory for records; sled, any S3-compatible store
+//! ([`chunks::S3Chunks`]) and memory for chunks. Multi-key changes are optimistic: read, then
+//! commit with checks that the keys read are unchanged, and judge again when another writer
+//! came between. Several nodes may share the PostgreSQL and S3 backends: nothing a node keeps
+//! in memory decides a commit (caches are keyed by the stored bytes they decoded, or bounded
+//! in time), and a bucket being deleted is marked in its record, which every commit adding to
+//! the bucket checks.
 //!
 //! Layout (the trees; with sled, 0.34.7 vendored with a memory patch,
 //! `src/vendor/sled/README.md`, one database under `DATA_DIR/db`):
@@ -785,13 +790,17 @@ impl Store {
     // ---- objects ----
 
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        self.bucket_bytes(bucket)?;
+        // A stored object means its bucket stands (a bucket is deleted only empty, and its
+        // tree with it), so only a miss asks which error it is: one read per hit, not two.
         match self
             .meta()
             .get(&objects_tree_name(bucket), key.as_bytes())?
         {
             Some(v) => Ok(Some(ObjectRecord::decode(&v)?)),
-            None => Ok(None),
+            None => {
+                self.bucket_bytes(bucket)?;
+                Ok(None)
+            }
         }
     }
 
