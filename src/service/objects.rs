@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::digest::{BodyChecks, ChecksumAlgorithm, DigestPipe, Digests, PIPELINE_MIN_LEN};
 use super::{MAX_KEY_LEN, MAX_PUT_SIZE, MAX_USER_METADATA, Service, ServiceError};
@@ -631,13 +631,13 @@ impl ObjectReader {
         let avail = plain.len() - from;
         let want = (self.end - self.pos).min(avail as u64) as usize;
         self.pos += want as u64;
-        let mut bytes = Bytes::from(plain);
+        let mut bytes = plain.freeze();
         bytes.advance(from);
         bytes.truncate(want);
         Ok(Some(bytes))
     }
 
-    fn read_chunk(&mut self, p: &StreamRecord, index: u64) -> Result<Vec<u8>, ServiceError> {
+    fn read_chunk(&mut self, p: &StreamRecord, index: u64) -> Result<BytesMut, ServiceError> {
         let salt: [u8; SALT_LEN] = p
             .salt
             .as_slice()

@@ -99,6 +99,24 @@ impl std::fmt::Debug for StreamCipher {
     }
 }
 
+/// A buffer a chunk is decrypted in: its bytes, and a way to drop the tag off the end.
+/// `Vec<u8>` and `BytesMut` (a piece of a larger read, decrypted without copying) are.
+pub trait ChunkBuf: AsMut<[u8]> {
+    fn truncate(&mut self, len: usize);
+}
+
+impl ChunkBuf for Vec<u8> {
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
+
+impl ChunkBuf for bytes::BytesMut {
+    fn truncate(&mut self, len: usize) {
+        bytes::BytesMut::truncate(self, len);
+    }
+}
+
 impl StreamCipher {
     /// Derives the stream key from the object's data key and the stream's salt.
     pub fn new(data_key: &Key32, salt: &[u8; SALT_LEN]) -> StreamCipher {
@@ -134,14 +152,15 @@ impl StreamCipher {
         &self,
         index: u64,
         is_final: bool,
-        buf: &mut Vec<u8>,
+        buf: &mut impl ChunkBuf,
     ) -> Result<(), ChunkError> {
         let ct_len = buf
+            .as_mut()
             .len()
             .checked_sub(TAG_LEN)
             .ok_or(ChunkError::Truncated { index })?;
         let n = nonce(index, is_final);
-        let (ct, tag) = buf.split_at_mut(ct_len);
+        let (ct, tag) = buf.as_mut().split_at_mut(ct_len);
         let tag: &[u8] = tag;
         let tag = tag
             .try_into()
@@ -232,7 +251,7 @@ impl ChunkCipher {
         &self,
         index: u64,
         is_final: bool,
-        buf: &mut Vec<u8>,
+        buf: &mut impl ChunkBuf,
     ) -> Result<(), ChunkError> {
         if let Some(outer) = &self.outer {
             outer.decrypt_chunk(index, is_final, buf)?;

@@ -166,7 +166,7 @@ pub struct ChunkCursor {
 
 impl ChunkCursor {
     /// The next chunk of the stream that exists, as `(index, ciphertext)`; `None` past the last.
-    pub fn next_chunk(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
+    pub fn next_chunk(&mut self) -> Result<Option<(u64, bytes::BytesMut)>> {
         self.inner.next_chunk()
     }
 }
@@ -383,9 +383,6 @@ impl Store {
         meta: Option<meta::Meta>,
         chunks: Option<chunks::Chunks>,
     ) -> Result<Store> {
-        if meta.is_none() && chunks.is_none() {
-            return Self::open_unswept(dir, opts);
-        }
         let sled_db = || -> Result<sled::Db> {
             let config = sled::Config::new()
                 .path(dir)
@@ -402,7 +399,7 @@ impl Store {
                 (m, c)
             }
             (None, Some(c)) => (meta::Meta::new(meta::SledMeta::new(sled_db()?)), c),
-            (None, None) => unreachable!("handled above"),
+            (None, None) => return Self::open_unswept(dir, opts),
         };
         let mut store = Store::assemble(meta, chunks, false);
         if let Some(inner) = Arc::get_mut(&mut store.inner) {

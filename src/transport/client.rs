@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -46,8 +47,9 @@ pub struct Response {
     pub status: u16,
     /// Body bytes received (after de-chunking).
     pub body_len: u64,
-    /// The body, when kept.
-    pub body: Option<Vec<u8>>,
+    /// The body, when kept: one allocation of exactly the body's size when the length was
+    /// announced, so a caller can split it into pieces without copying.
+    pub body: Option<BytesMut>,
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -98,7 +100,7 @@ impl Conn {
         }
         let parsed = self.read_head().await?;
         // Error documents are always kept: they say what went wrong.
-        let mut kept = (keep_body || parsed.status >= 300).then(Vec::new);
+        let mut kept = (keep_body || parsed.status >= 300).then(BytesMut::new);
         let body_len = if no_body || parsed.status == 204 || parsed.status == 304 {
             0
         } else if parsed.chunked {
@@ -163,28 +165,49 @@ impl Conn {
         }
     }
 
+    /// Reads `remaining` body bytes, keeping them in `kept` if given: what the read buffer
+    /// already holds is copied, the rest is read from the socket straight into `kept`.
     async fn read_counted(
         &mut self,
         mut remaining: u64,
-        mut kept: Option<&mut Vec<u8>>,
+        mut kept: Option<&mut BytesMut>,
     ) -> Result<(), ClientError> {
+        if let Some(k) = kept.as_deref_mut() {
+            let total = usize::try_from(remaining)
+                .ok()
+                .and_then(|n| n.checked_add(k.len()))
+                .filter(|&n| n <= MAX_KEPT_BODY)
+                .ok_or(ClientError::Malformed("response body too large to keep"))?;
+            k.reserve(total - k.len());
+        }
         while remaining > 0 {
-            self.fill().await?;
-            let avail = (self.end - self.start) as u64;
-            let take = avail.min(remaining) as usize;
-            if let Some(k) = kept.as_deref_mut() {
-                if k.len() + take > MAX_KEPT_BODY {
-                    return Err(ClientError::Malformed("response body too large to keep"));
+            match kept.as_deref_mut() {
+                // Nothing buffered: let the socket fill the kept body itself.
+                Some(k) if self.start == self.end => {
+                    // `remaining` fits in usize: it was bounded by MAX_KEPT_BODY above.
+                    let mut room = (&mut *k).limit(remaining as usize);
+                    let n = self.stream.read_buf(&mut room).await?;
+                    if n == 0 {
+                        return Err(ClientError::Closed);
+                    }
+                    remaining -= n as u64;
                 }
-                k.extend_from_slice(&self.buf[self.start..self.start + take]);
+                kept => {
+                    self.fill().await?;
+                    let avail = (self.end - self.start) as u64;
+                    let take = avail.min(remaining) as usize;
+                    if let Some(k) = kept {
+                        k.extend_from_slice(&self.buf[self.start..self.start + take]);
+                    }
+                    self.start += take;
+                    remaining -= take as u64;
+                }
             }
-            self.start += take;
-            remaining -= take as u64;
         }
         Ok(())
     }
 
-    async fn read_to_close(&mut self, mut kept: Option<&mut Vec<u8>>) -> Result<u64, ClientError> {
+    async fn read_to_close(&mut self, mut kept: Option<&mut BytesMut>) -> Result<u64, ClientError> {
         let mut total = 0u64;
         loop {
             match self.fill().await {
@@ -226,7 +249,7 @@ impl Conn {
         }
     }
 
-    async fn read_chunked(&mut self, mut kept: Option<&mut Vec<u8>>) -> Result<u64, ClientError> {
+    async fn read_chunked(&mut self, mut kept: Option<&mut BytesMut>) -> Result<u64, ClientError> {
         let mut total = 0u64;
         loop {
             let line = self.read_line().await?;

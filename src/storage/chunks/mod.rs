@@ -16,14 +16,17 @@
 mod s3;
 pub use s3::{S3Chunks, S3Options, SEGMENT_CHUNKS};
 
+use bytes::BytesMut;
+
 use super::simulated::{Simulated, State};
 use super::{Result, STREAM_ID_LEN, StorageError, StreamId};
 
 /// A stream's chunks in index order, from the index the cursor was opened at; indexes with no
 /// chunk are skipped.
 pub trait ChunkCursor: Send {
-    /// The next chunk that exists, as `(index, ciphertext)`; `None` past the last.
-    fn next_chunk(&mut self) -> Result<Option<(u64, Vec<u8>)>>;
+    /// The next chunk that exists, as `(index, ciphertext)`; `None` past the last. The buffer
+    /// is the caller's to decrypt in place (a backend may hand out pieces of one larger read).
+    fn next_chunk(&mut self) -> Result<Option<(u64, BytesMut)>>;
 }
 
 /// Where ciphertext chunks live: what a chunk backend implements.
@@ -135,7 +138,7 @@ struct SledCursor {
 }
 
 impl ChunkCursor for SledCursor {
-    fn next_chunk(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
+    fn next_chunk(&mut self) -> Result<Option<(u64, BytesMut)>> {
         let Some((key, value)) = self.iter.next().transpose()? else {
             return Ok(None);
         };
@@ -144,7 +147,7 @@ impl ChunkCursor for SledCursor {
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map(u64::from_be_bytes)
             .ok_or_else(|| StorageError::Corrupt("chunk key has the wrong length".into()))?;
-        Ok(Some((index, value.to_vec())))
+        Ok(Some((index, BytesMut::from(&value[..]))))
     }
 }
 
@@ -251,22 +254,22 @@ impl MemChunks {
         }
     }
 
-    fn stream(&self, stream: &StreamId, first: u64) -> Vec<(u64, Vec<u8>)> {
+    fn stream(&self, stream: &StreamId, first: u64) -> Vec<(u64, BytesMut)> {
         self.lock()
             .live
             .range((*stream, first)..=(*stream, u64::MAX))
-            .map(|((_, i), v)| (*i, v.clone()))
+            .map(|((_, i), v)| (*i, BytesMut::from(&v[..])))
             .collect()
     }
 }
 
 /// A snapshot of a stream's chunks taken when the cursor opened.
 struct MemCursor {
-    chunks: std::vec::IntoIter<(u64, Vec<u8>)>,
+    chunks: std::vec::IntoIter<(u64, BytesMut)>,
 }
 
 impl ChunkCursor for MemCursor {
-    fn next_chunk(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
+    fn next_chunk(&mut self) -> Result<Option<(u64, BytesMut)>> {
         Ok(self.chunks.next())
     }
 }

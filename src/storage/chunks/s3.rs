@@ -30,6 +30,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::{Buf, BytesMut};
 use tokio::sync::Semaphore;
 
 use super::{ChunkCursor, ChunkStore};
@@ -321,7 +322,7 @@ impl Upstream {
     async fn read_segment(&self, path: &str) -> Result<Option<Segment>> {
         let r = self.send("GET", path, "", &[], true).await?;
         match r.status {
-            200 => Segment::decode(r.body.as_deref().unwrap_or_default()).map(Some),
+            200 => Segment::decode(r.body.unwrap_or_default()).map(Some),
             404 => Ok(None),
             _ => Err(StorageError::Io(format!(
                 "reading a chunk segment: {}",
@@ -434,7 +435,8 @@ fn unavailable(e: ClientError) -> StorageError {
 /// One upstream object: up to [`SEGMENT_CHUNKS`] chunks by slot.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Segment {
-    slots: [Option<Vec<u8>>; SEGMENT_CHUNKS as usize],
+    /// The chunks; a decoded segment's chunks are pieces of the one response body.
+    slots: [Option<BytesMut>; SEGMENT_CHUNKS as usize],
     /// The stream has no chunk past this segment (so a reader need not ask for the next).
     ends_stream: bool,
 }
@@ -447,7 +449,7 @@ impl Segment {
             .enumerate()
             .filter(|(_, c)| c.is_some())
             .fold(0, |m, (i, _)| m | (1 << i));
-        let data: usize = self.slots.iter().flatten().map(Vec::len).sum();
+        let data: usize = self.slots.iter().flatten().map(|c| c.len()).sum();
         let mut out = Vec::with_capacity(HEADER + 4 * SEGMENT_CHUNKS as usize + data);
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
@@ -463,7 +465,8 @@ impl Segment {
         out
     }
 
-    fn decode(b: &[u8]) -> Result<Segment> {
+    /// Splits `b` into its chunks without copying them.
+    fn decode(mut b: BytesMut) -> Result<Segment> {
         let corrupt = |why: &str| StorageError::Corrupt(format!("chunk segment: {why}"));
         if b.len() < HEADER || &b[..3] != MAGIC {
             return Err(corrupt("not a segment"));
@@ -480,25 +483,27 @@ impl Segment {
         let lens = b
             .get(HEADER..lens_end)
             .ok_or_else(|| corrupt("truncated header"))?;
-        let mut at = lens_end;
+        let lens: Vec<usize> = lens
+            .chunks_exact(4)
+            .map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize)
+            .collect();
         let mut seg = Segment {
             ends_stream: b[4] == 1,
             ..Segment::default()
         };
-        let mut lens = lens.chunks_exact(4);
+        b.advance(lens_end);
+        let mut lens = lens.into_iter();
         for (i, slot) in seg.slots.iter_mut().enumerate() {
             if present & (1 << i) == 0 {
                 continue;
             }
-            let len = lens
-                .next()
-                .map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize)
-                .ok_or_else(|| corrupt("truncated header"))?;
-            let end = at.checked_add(len).ok_or_else(|| corrupt("bad length"))?;
-            *slot = Some(b.get(at..end).ok_or_else(|| corrupt("truncated"))?.to_vec());
-            at = end;
+            let len = lens.next().ok_or_else(|| corrupt("truncated header"))?;
+            if len > b.len() {
+                return Err(corrupt("truncated"));
+            }
+            *slot = Some(b.split_to(len));
         }
-        if at != b.len() {
+        if !b.is_empty() {
             return Err(corrupt("trailing bytes"));
         }
         Ok(seg)
@@ -531,7 +536,7 @@ struct S3Cursor {
     first: u64,
     /// The segment to read next.
     segment: u64,
-    chunks: std::collections::VecDeque<(u64, Vec<u8>)>,
+    chunks: std::collections::VecDeque<(u64, BytesMut)>,
     ahead: Option<Fetch>,
     done: bool,
 }
@@ -548,7 +553,7 @@ impl S3Cursor {
 }
 
 impl ChunkCursor for S3Cursor {
-    fn next_chunk(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
+    fn next_chunk(&mut self) -> Result<Option<(u64, BytesMut)>> {
         loop {
             while let Some((i, c)) = self.chunks.pop_front() {
                 if i >= self.first {
@@ -617,7 +622,7 @@ impl ChunkStore for S3Chunks {
     fn put(&self, stream: &StreamId, index: u64, chunk: &[u8]) -> Result<()> {
         let (segment, slot) = split(index);
         let mut seg = self.read_segment(stream, segment)?.unwrap_or_default();
-        seg.slots[slot] = Some(chunk.to_vec());
+        seg.slots[slot] = Some(BytesMut::from(chunk));
         self.write_segment(stream, segment, &seg)
     }
 
@@ -644,7 +649,7 @@ impl ChunkStore for S3Chunks {
             let n = rest.len().min(SEGMENT_CHUNKS as usize);
             let mut seg = Segment::default();
             for (slot, c) in rest[..n].iter().enumerate() {
-                seg.slots[slot] = Some(c.clone());
+                seg.slots[slot] = Some(BytesMut::from(&c[..]));
             }
             seg.ends_stream = ends_stream && n == rest.len();
             self.write_segment(stream, index / SEGMENT_CHUNKS, &seg)?;
@@ -660,7 +665,9 @@ impl ChunkStore for S3Chunks {
             Some(s) => Some(s),
             None => self.read_segment(stream, segment)?,
         };
-        Ok(seg.and_then(|mut s| s.slots[slot].take()))
+        Ok(seg
+            .and_then(|mut s| s.slots[slot].take())
+            .map(|c| c.to_vec()))
     }
 
     /// Fetches the chunk's segment and keeps it for the reader that usually follows (see
@@ -816,27 +823,28 @@ mod tests {
     #[test]
     fn segments_round_trip_and_reject_damage() {
         let mut seg = Segment::default();
-        seg.slots[0] = Some(vec![1; 10]);
-        seg.slots[3] = Some(Vec::new());
-        seg.slots[15] = Some(vec![9; 70_000]);
+        seg.slots[0] = Some(BytesMut::from(&[1; 10][..]));
+        seg.slots[3] = Some(BytesMut::new());
+        seg.slots[15] = Some(BytesMut::from(&vec![9; 70_000][..]));
         seg.ends_stream = true;
         let bytes = seg.encode();
-        assert_eq!(Segment::decode(&bytes).unwrap(), seg);
+        let decode = |b: &[u8]| Segment::decode(BytesMut::from(b));
+        assert_eq!(decode(&bytes).unwrap(), seg);
         for cut in [0, 3, 6, 7, 10, bytes.len() - 1] {
-            assert!(Segment::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(Segment::decode(&longer).is_err());
+        assert!(decode(&longer).is_err());
         let mut v2 = bytes.clone();
         v2[3] = 2;
-        assert!(Segment::decode(&v2).is_err());
+        assert!(decode(&v2).is_err());
     }
 
     #[test]
     fn the_segment_layout_is_fixed() {
         let mut seg = Segment::default();
-        seg.slots[1] = Some(b"ab".to_vec());
+        seg.slots[1] = Some(BytesMut::from(&b"ab"[..]));
         assert_eq!(
             seg.encode(),
             [b'C', b'S', b'G', 1, 0, 0, 2, 0, 0, 0, 2, b'a', b'b']

@@ -11,8 +11,8 @@ fn id(first: u8, last: u8) -> StreamId {
 fn read_all(c: &Chunks, s: &StreamId, first: u64) -> Vec<(u64, Vec<u8>)> {
     let mut cur = c.cursor(s, first).unwrap();
     let mut out = Vec::new();
-    while let Some(kv) = cur.next_chunk().unwrap() {
-        out.push(kv);
+    while let Some((i, chunk)) = cur.next_chunk().unwrap() {
+        out.push((i, chunk.to_vec()));
     }
     out
 }
