@@ -150,7 +150,7 @@ impl Kms {
         }
         let rec = self.resolve_named(key)?;
         if rec.state == KeyState::PendingDeletion {
-            return Err(super::engine::pending_deletion(&rec.arn));
+            return Err(super::validate::pending_deletion(&rec.arn));
         }
         let mut id_bytes = [0u8; 32];
         crate::secret::fill_random(&mut id_bytes).map_err(|e| KmsError::Internal(e.to_string()))?;

@@ -21,8 +21,8 @@ use sha2::Digest;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::engine::{pending_deletion, secs};
 use super::store::{self, ImportParamsRecord, KeyManager, KeyOrigin, KeyRecord, KeyState};
+use super::validate::pending_deletion;
 use super::{Kms, KmsError};
 use crate::secret::{Key32, fill_random};
 
@@ -113,7 +113,8 @@ pub struct ImportParameters {
     pub import_token: Vec<u8>,
     /// DER SubjectPublicKeyInfo.
     pub public_key: Vec<u8>,
-    pub parameters_valid_to: f64,
+    /// Epoch milliseconds.
+    pub parameters_valid_to_ms: u64,
 }
 
 impl Kms {
@@ -187,7 +188,7 @@ impl Kms {
             key_arn: rec.arn,
             import_token: token,
             public_key: public_der,
-            parameters_valid_to: secs(valid_to_ms),
+            parameters_valid_to_ms: valid_to_ms,
         })
     }
 

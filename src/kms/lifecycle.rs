@@ -20,11 +20,11 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::audit::Source;
-use super::engine::{check_usable, pending_deletion, secs, validate_alias_name, validate_tags};
 use super::store::{
     self, AliasRecord, DeletionSchedule, KeyManager, KeyOrigin, KeyRecord, KeyState, KmsTag,
     RotationType,
 };
+use super::validate::{check_usable, pending_deletion, validate_alias_name, validate_tags};
 use super::{KeyMetadata, KeyRef, Kms, KmsError};
 use crate::secret::Key32;
 
@@ -48,14 +48,16 @@ pub struct RotationStatus {
     pub key_arn: String,
     pub enabled: bool,
     pub period_days: Option<u32>,
-    pub next_rotation_date: Option<f64>,
+    /// Epoch milliseconds.
+    pub next_rotation_ms: Option<u64>,
 }
 
 /// One entry of `ListKeyRotations`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRotation {
     pub key_arn: String,
-    pub rotation_date: f64,
+    /// Epoch milliseconds.
+    pub rotation_ms: u64,
     pub rotation_type: RotationType,
 }
 
@@ -239,10 +241,10 @@ impl Kms {
 
     /// `UpdateKeyDescription`.
     pub fn update_key_description(&self, key: &str, description: &str) -> Result<(), KmsError> {
-        if description.chars().count() > super::engine::MAX_DESCRIPTION_LEN {
+        if description.chars().count() > super::validate::MAX_DESCRIPTION_LEN {
             return Err(KmsError::InvalidArgument(format!(
                 "Description is longer than {} characters",
-                super::engine::MAX_DESCRIPTION_LEN
+                super::validate::MAX_DESCRIPTION_LEN
             )));
         }
         let rec = self.customer_key(key, "UpdateKeyDescription")?;
@@ -387,18 +389,17 @@ impl Kms {
                 key_arn: rec.arn,
                 enabled: true,
                 period_days: Some(store::DEFAULT_ROTATION_PERIOD_DAYS),
-                next_rotation_date: None,
+                next_rotation_ms: None,
             });
         }
         Ok(RotationStatus {
             key_arn: rec.arn,
             enabled: rec.rotation.enabled,
             period_days: rec.rotation.enabled.then_some(rec.rotation.period_days),
-            next_rotation_date: rec
+            next_rotation_ms: rec
                 .rotation
                 .next_rotation_ms
-                .filter(|_| rec.rotation.enabled)
-                .map(secs),
+                .filter(|_| rec.rotation.enabled),
         })
     }
 
@@ -412,7 +413,7 @@ impl Kms {
             .filter_map(|m| {
                 m.rotation_type.map(|t| KeyRotation {
                     key_arn: rec.arn.clone(),
-                    rotation_date: secs(m.created_ms),
+                    rotation_ms: m.created_ms,
                     rotation_type: t,
                 })
             })

@@ -6,14 +6,18 @@
 
 pub mod audit;
 pub mod blob;
+mod crypto;
 mod engine;
 pub mod grants;
 mod import;
+mod keys;
 mod lifecycle;
+mod resolve;
 pub mod root;
 pub mod store;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,9 +32,9 @@ pub use engine::{
 };
 pub use import::{ImportParameters, WrappingAlgorithm, WrappingKeySpec};
 pub use lifecycle::{
-    DEFAULT_PENDING_WINDOW_DAYS, KeyAccess, KeyRotation, MAX_PENDING_WINDOW_DAYS, MAX_POLICY_LEN,
-    MAX_ROTATION_PERIOD_DAYS, MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS, RotationStatus,
-    arn_account,
+    DEFAULT_PENDING_WINDOW_DAYS, DEFAULT_POLICY_NAME, KeyAccess, KeyRotation,
+    MAX_PENDING_WINDOW_DAYS, MAX_POLICY_LEN, MAX_ROTATION_PERIOD_DAYS, MIN_PENDING_WINDOW_DAYS,
+    MIN_ROTATION_PERIOD_DAYS, RotationStatus, arn_account,
 };
 pub use root::{RootKey, RootKeyError};
 pub use store::{KeyManager, KeyOrigin, KeySpec, KeyState, KeyUsage, KmsTag};

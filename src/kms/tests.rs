@@ -427,7 +427,7 @@ fn kms_disabled_key_refuses_then_reenables() {
         .generate_data_key(KeyRef::Named(&meta.key_id), &c)
         .unwrap();
     kms.disable_key(&meta.key_id).unwrap();
-    assert!(!kms.describe_key(&meta.key_id).unwrap().enabled);
+    assert!(!kms.describe_key(&meta.key_id).unwrap().enabled());
     let expect = format!("{} is disabled.", meta.arn);
     match kms.generate_data_key(KeyRef::Named(&meta.key_id), &c) {
         Err(KmsError::Disabled(m)) => assert_eq!(m, expect),

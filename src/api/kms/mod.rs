@@ -4,8 +4,9 @@
 //!
 //! Shape of a request: [`KmsApi::handle`] reads the (small) body whole up to
 //! [`MAX_BODY_LEN`], verifies SigV4 before anything looks at the body, parses the target into
-//! an [`Op`], and runs it against [`Kms`]. Operations translate JSON into core calls and back
-//! ([`ops`]); every failure is a [`KmsApiError`], rendered in one place ([`error`]). Each
+//! an [`Op`], and runs it against [`Kms`]. Each operation is one function ([`ops`],
+//! [`grants`]) from its typed request to its typed response ([`wire`], AWS's member names,
+//! which nothing in `kms/` knows); every failure is a [`KmsApiError`], rendered in one place ([`error`]). Each
 //! authenticated operation appends one audit line (`kms::audit`).
 //!
 //! Secrets: plaintexts and data keys exist here only while the response is encoded; they are
@@ -17,6 +18,7 @@ mod grants;
 mod ops;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
