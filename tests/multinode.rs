@@ -410,8 +410,7 @@ async fn kms_holds_on_every_node(nodes: &[BinaryServer], s3: &[aws_sdk_s3::Clien
     kms[1].disable_key().key_id(&key_id).send().await.unwrap();
     let e = put(2, "kms/while-disabled")
         .await
-        .err()
-        .expect("disabled on node 2 too");
+        .expect_err("disabled on node 2 too");
     assert_eq!(code(&e), "KMS.DisabledException");
     let e = s3[0]
         .get_object()
@@ -441,8 +440,7 @@ async fn kms_holds_on_every_node(nodes: &[BinaryServer], s3: &[aws_sdk_s3::Clien
     );
     let e = put(2, "kms/pending-deletion")
         .await
-        .err()
-        .expect("refused on node 2");
+        .expect_err("refused on node 2");
     assert_eq!(code(&e), "KMS.KMSInvalidStateException");
     for k in ["kms/a", "kms/after-rotation", "kms/enabled-again"] {
         s3[0]
@@ -500,8 +498,7 @@ async fn iam_user_made_on_one_node_signs_on_another(nodes: &[BinaryServer]) {
         .body(ByteStream::from_static(b"x"))
         .send()
         .await
-        .err()
-        .expect("read-only user");
+        .expect_err("read-only user");
     assert_eq!(code(&e), "AccessDenied");
 }
 

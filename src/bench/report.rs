@@ -175,7 +175,7 @@ pub fn principal_ratios(runs: &[RunReport]) -> Vec<PrincipalRatio> {
     }
     let mut out = Vec::new();
     for ((size, c, sse), (totals, rounds)) in groups {
-        let Some(((baseline, base), others)) = totals.split_first().map(|(b, o)| (b, o)) else {
+        let Some(((baseline, base), others)) = totals.split_first() else {
             continue;
         };
         for (principal, phases) in others {

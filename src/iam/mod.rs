@@ -316,6 +316,9 @@ pub struct ConfigUser {
     pub attached: Vec<String>,
 }
 
+/// The config's access keys (key id, secret) and accounts.
+type ConfigPrincipals = (Vec<(String, SecretString)>, Vec<ConfigAccount>);
+
 /// An account from the config file.
 #[derive(Clone)]
 pub struct ConfigAccount {
@@ -378,7 +381,7 @@ pub struct Iam {
     /// Serializes changes (check, write, index update).
     writer: Mutex<()>,
     /// The config principals, for rebuilding the index.
-    config: Mutex<(Vec<(String, SecretString)>, Vec<ConfigAccount>)>,
+    config: Mutex<ConfigPrincipals>,
     /// The table's generation token the index was built from (see [`Iam::refresh`]).
     seen: Mutex<Option<Vec<u8>>>,
 }

@@ -229,8 +229,11 @@ struct Inner {
 /// request (a bucket's, with its policy; a KMS key's). A hit needs the stored bytes to be
 /// equal, so a change made by anyone is seen at once; the map starts over at [`Self::MAX`].
 pub struct DecodedCache<T> {
-    map: RwLock<HashMap<Vec<u8>, (Vec<u8>, T)>>,
+    map: RwLock<Decoded<T>>,
 }
+
+/// Key -> (the stored bytes, what they decode to).
+type Decoded<T> = HashMap<Vec<u8>, (Vec<u8>, T)>;
 
 impl<T: Clone> Default for DecodedCache<T> {
     fn default() -> Self {

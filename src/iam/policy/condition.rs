@@ -20,6 +20,7 @@
 //! * without a qualifier a multivalued request key matches a positive operator when any of its
 //!   values does, and a negated operator when none does (the negation of the positive test);
 //! * a request key with an empty value list is "a null data set": treated as missing.
+//!
 //! A request value that cannot be read as the operator's type (a non-number under `Numeric*`)
 //! matches no policy value; negated operators therefore count it as "not equal".
 
@@ -241,7 +242,7 @@ impl Condition {
         let present = env.values(&self.key_lower).filter(|v| !v.is_empty());
         if let Values::Null(expected) = &self.values {
             let absent = present.is_none();
-            return expected.iter().any(|e| *e == absent);
+            return expected.contains(&absent);
         }
         let Some(request) = present else {
             if self.if_exists {
@@ -319,7 +320,7 @@ impl<'a> Prepared<'a> {
             Prepared::Exact(p) => p.iter().any(|p| p == v),
             Prepared::Folded(p) => {
                 let v = v.to_lowercase();
-                p.iter().any(|p| *p == v)
+                p.contains(&v)
             }
             Prepared::Like(p) => p.iter().any(|p| glob_str(p, v)),
             // `"*"` alone is a whole-value wildcard, as it is for `Resource`.
@@ -331,7 +332,7 @@ impl<'a> Prepared<'a> {
             }
             Prepared::Date(c, p) => parse_date(v).is_some_and(|v| p.iter().any(|p| c.holds(v, *p))),
             Prepared::Bool(p) => parse_bool(v).is_some_and(|v| p.contains(&v)),
-            Prepared::Binary(p) => BASE64.decode(v).is_ok_and(|v| p.iter().any(|p| *p == v)),
+            Prepared::Binary(p) => BASE64.decode(v).is_ok_and(|v| p.contains(&v)),
             Prepared::Ip(p) => v
                 .parse::<IpAddr>()
                 .is_ok_and(|a| p.iter().any(|c| c.contains(a))),

@@ -640,7 +640,7 @@ impl ChunkStore for S3Chunks {
         let mut index = first;
         let mut rest = chunks;
         while let Some((c, tail)) = rest.split_first() {
-            if index % SEGMENT_CHUNKS != 0 {
+            if !index.is_multiple_of(SEGMENT_CHUNKS) {
                 self.put(stream, index, c)?;
                 index += 1;
                 rest = tail;
