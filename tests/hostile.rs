@@ -151,6 +151,60 @@ async fn hostile_body_longer_or_shorter_than_declared() {
     health_ok(&srv).await;
 }
 
+/// A stalled body is cut after `body_read_timeout_secs`, once (the drain before the error
+/// response does not wait it out again), and answered `RequestTimeout`; garbled chunked
+/// framing and a body cut short are 400s that are not `RequestTimeout` (which SDKs retry).
+#[tokio::test]
+async fn hostile_stalled_and_garbled_bodies_get_the_right_error_in_time() {
+    let srv = server_with(|c| c.limits.body_read_timeout_secs = 2).await;
+    let body = vec![7u8; 100];
+    let (target, headers) = signed_put_head("/hostile/stalled-once", &body, &srv);
+    let mut wire = format!("PUT {target} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        wire.push_str(&format!("{k}: {v}\r\n"));
+    }
+    wire.push_str("\r\n");
+    let mut wire = wire.into_bytes();
+    wire.extend_from_slice(&body[..10]);
+    let (buf, closed) = exchange(srv.addr, &wire, false, Duration::from_secs(15)).await;
+    let resp = parse_response(&buf);
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.code(), "RequestTimeout");
+    // Twice the timeout is 4 s: one stall must not be waited out twice.
+    let closed = closed.expect("the connection was closed");
+    assert!(closed < Duration::from_millis(3800), "took {closed:?}");
+
+    // Transfer-Encoding: chunked with a chunk size that is not hex.
+    let signed = RawRequest::new("PUT", "/hostile/garbled", srv.addr)
+        .header("transfer-encoding", "chunked")
+        .body(b"abc".to_vec());
+    let (target, headers) = signed.signed_head();
+    let mut wire = format!("PUT {target} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        wire.push_str(&format!("{k}: {v}\r\n"));
+    }
+    wire.push_str("\r\nzz\r\nabc\r\n0\r\n\r\n");
+    let (buf, _) = exchange(srv.addr, wire.as_bytes(), false, Duration::from_secs(10)).await;
+    let resp = parse_response(&buf);
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.code(), "InvalidRequest", "{}", resp.text());
+
+    // Shorter than declared, then the client closes its side.
+    let r = RawRequest::new("PUT", "/hostile/short", srv.addr)
+        .header("content-length", "100")
+        .body(body.clone())
+        .send_body(srv.addr, body[..50].to_vec())
+        .await;
+    if r.status != 0 {
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(r.code(), "IncompleteBody", "{}", r.text());
+    }
+    for key in ["stalled-once", "garbled", "short"] {
+        assert!(!object_exists(&srv, key).await, "{key}");
+    }
+    health_ok(&srv).await;
+}
+
 /// The signed head of a PUT of `body` (with content-length), for hand-made wire bytes.
 fn signed_put_head(target: &str, body: &[u8], srv: &TestServer) -> (String, Vec<(String, String)>) {
     let r = RawRequest::new("PUT", target, srv.addr)

@@ -263,7 +263,12 @@ async fn read_body(
                 ));
             }
             Ok(None) => return Ok(out),
-            Ok(Some(Err(e))) => return Err(KmsApiError::BodyRead(e.to_string())),
+            // Cut short or garbled framing: not a timeout (which SDKs retry).
+            Ok(Some(Err(e))) => {
+                return Err(KmsApiError::Serialization(format!(
+                    "The request body could not be read: {e}"
+                )));
+            }
             Ok(Some(Ok(f))) => f,
         };
         if let Ok(data) = frame.into_data() {

@@ -544,6 +544,25 @@ fn chunked_error(e: chunked::ChunkedError) -> S3Error {
     }
 }
 
+/// A body the HTTP layer could not read: cut short (the client closed before the declared
+/// length, or mid-chunk) is S3's `IncompleteBody`; garbled `Transfer-Encoding: chunked` framing
+/// is a malformed request. Neither is `RequestTimeout`, which SDKs retry.
+fn framing_error(e: &hyper::Error) -> S3Error {
+    // hyper reports a body that ended early as an `UnexpectedEof` I/O error beneath its own.
+    let eof = std::iter::successors(std::error::Error::source(e), |s| s.source()).any(|s| {
+        s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+    });
+    if eof || e.is_incomplete_message() {
+        S3Error::from_code(S3ErrorCode::IncompleteBody)
+    } else {
+        S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The request body's HTTP framing is malformed.",
+        )
+    }
+}
+
 /// The request body: read with a stall timeout, counted for the request log.
 pub(crate) struct RequestBody {
     incoming: Incoming,
@@ -601,17 +620,23 @@ impl RequestBody {
         ServiceError::BodyRead(msg)
     }
 
-    /// The next piece as received on the wire.
+    /// The next piece as received on the wire. A stall or broken framing ends the body for
+    /// good: the error is recorded in `failure`, and later reads (the drain before an error
+    /// response) fail at once instead of waiting out the timeout a second time.
     async fn next_raw(&mut self) -> Option<Result<Bytes, ServiceError>> {
         loop {
             let frame = match tokio::time::timeout(self.timeout, self.incoming.frame()).await {
                 Err(_) => {
+                    self.failure = Some(S3Error::from_code(S3ErrorCode::RequestTimeout));
                     return Some(Err(ServiceError::BodyRead(
                         "timed out waiting for the request body".into(),
                     )));
                 }
                 Ok(None) => return None,
-                Ok(Some(Err(e))) => return Some(Err(ServiceError::BodyRead(e.to_string()))),
+                Ok(Some(Err(e))) => {
+                    self.failure = Some(framing_error(&e));
+                    return Some(Err(ServiceError::BodyRead(e.to_string())));
+                }
                 Ok(Some(Ok(f))) => f,
             };
             if let Ok(data) = frame.into_data() {
